@@ -1,0 +1,103 @@
+// UDP (RFC 768).
+//
+//   0      7 8     15 16    23 24    31
+//  +--------+--------+--------+--------+
+//  |   Source Port   | Destination Port|
+//  +--------+--------+--------+--------+
+//  |     Length      |    Checksum     |
+//  +--------+--------+--------+--------+
+//  |          data octets ...
+//
+// Length covers header + data. The checksum covers the IPv4 pseudo-header, the header and the
+// data; a computed 0 is sent as 0xffff and a received 0 means "no checksum" (allowed over IPv4,
+// used by some VXLAN senders).
+
+import { getU16, setU16 } from "../bytes.js";
+import { checksumAdd, checksumFinish, checksumFold, pseudoHeaderSum, udpChecksumOnWire } from "../checksum.js";
+import { WireError } from "./error.js";
+
+export const UDP_SRC_PORT = 0;
+export const UDP_DST_PORT = 2;
+export const UDP_LENGTH = 4;
+export const UDP_CHECKSUM = 6;
+export const UDP_HEADER_LEN = 8;
+export const IPPROTO_UDP = 17;
+
+export const udpSrcPort = (b: Uint8Array, o: number): number => getU16(b, o + UDP_SRC_PORT);
+export const udpDstPort = (b: Uint8Array, o: number): number => getU16(b, o + UDP_DST_PORT);
+export const udpLength = (b: Uint8Array, o: number): number => getU16(b, o + UDP_LENGTH);
+export const udpChecksum = (b: Uint8Array, o: number): number => getU16(b, o + UDP_CHECKSUM);
+export const udpSetSrcPort = (b: Uint8Array, o: number, v: number): void => setU16(b, o + UDP_SRC_PORT, v);
+export const udpSetDstPort = (b: Uint8Array, o: number, v: number): void => setU16(b, o + UDP_DST_PORT, v);
+export const udpSetChecksum = (b: Uint8Array, o: number, v: number): void => setU16(b, o + UDP_CHECKSUM, v);
+
+/** The one length check: the header fits, and the length field is within [8, len]. */
+export function udpCheckLen(b: Uint8Array, off: number, len: number): WireError {
+  if (len < UDP_HEADER_LEN || off < 0 || off + len > b.length) return WireError.TRUNCATED;
+  const l = getU16(b, off + UDP_LENGTH);
+  if (l < UDP_HEADER_LEN) return WireError.BAD_LENGTH;
+  if (l > len) return WireError.TRUNCATED;
+  return WireError.OK;
+}
+
+/** Checksum as it should be on the wire for the datagram at `off` (length from its header). */
+export function udpComputeChecksum(b: Uint8Array, off: number, src: number, dst: number): number {
+  const l = getU16(b, off + UDP_LENGTH);
+  let s = pseudoHeaderSum(src, dst, IPPROTO_UDP, l);
+  s = checksumAdd(s, b, off, UDP_CHECKSUM);
+  s = checksumAdd(s, b, off + UDP_HEADER_LEN, l - UDP_HEADER_LEN);
+  return udpChecksumOnWire(checksumFinish(s));
+}
+
+/** Whether the checksum verifies; a 0 field (no checksum) verifies. After udpCheckLen. */
+export function udpVerifyChecksum(b: Uint8Array, off: number, src: number, dst: number): boolean {
+  if (getU16(b, off + UDP_CHECKSUM) === 0) return true;
+  const l = getU16(b, off + UDP_LENGTH);
+  return checksumFold(checksumAdd(pseudoHeaderSum(src, dst, IPPROTO_UDP, l), b, off, l)) === 0xffff;
+}
+
+export interface UdpRepr {
+  srcPort: number;
+  dstPort: number;
+  payloadLen: number;
+  /** True when the datagram carries checksum 0 ("none"); emit then writes 0. */
+  noChecksum: boolean;
+}
+
+export function newUdpRepr(): UdpRepr {
+  return { srcPort: 0, dstPort: 0, payloadLen: 0, noChecksum: false };
+}
+
+/**
+ * Parse the datagram at `off` (`len` = bytes available, e.g. the IPv4 payload length) into `out`.
+ * `src`/`dst` are the IPv4 addresses for the pseudo-header; pass `verify = false` to skip the
+ * checksum. The payload is at `off + 8`, `out.payloadLen` bytes.
+ */
+export function parseUdp(b: Uint8Array, off: number, len: number, src: number, dst: number, out: UdpRepr, verify = true): WireError {
+  const e = udpCheckLen(b, off, len);
+  if (e !== WireError.OK) return e;
+  if (verify && !udpVerifyChecksum(b, off, src, dst)) return WireError.BAD_CHECKSUM;
+  out.srcPort = getU16(b, off + UDP_SRC_PORT);
+  out.dstPort = getU16(b, off + UDP_DST_PORT);
+  out.payloadLen = getU16(b, off + UDP_LENGTH) - UDP_HEADER_LEN;
+  out.noChecksum = getU16(b, off + UDP_CHECKSUM) === 0;
+  return WireError.OK;
+}
+
+/**
+ * Write the header at `off` for a payload already in place at `off + 8`, and fill the checksum
+ * (unless `noChecksum`). Returns the header length.
+ */
+export function emitUdp(r: UdpRepr, b: Uint8Array, off: number, src: number, dst: number): number {
+  setU16(b, off + UDP_SRC_PORT, r.srcPort);
+  setU16(b, off + UDP_DST_PORT, r.dstPort);
+  setU16(b, off + UDP_LENGTH, UDP_HEADER_LEN + r.payloadLen);
+  setU16(b, off + UDP_CHECKSUM, 0);
+  if (!r.noChecksum) setU16(b, off + UDP_CHECKSUM, udpComputeChecksum(b, off, src, dst));
+  return UDP_HEADER_LEN;
+}
+
+/** tcpdump style, after the addresses: `UDP, length 12`. */
+export function formatUdp(r: UdpRepr): string {
+  return `UDP, length ${r.payloadLen}`;
+}

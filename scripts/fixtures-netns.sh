@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Shared helpers for capturing real-kernel fixtures inside network namespaces this script creates.
+# Only addresses inside the namespaces are used; everything is removed on exit.
+# Usage (sourced): ns_pair PREFIX  -> creates ${PREFIX}a, ${PREFIX}b joined by a veth pair,
+#   10.99.0.1/24 (dev veth-a) and 10.99.0.2/24 (dev veth-b), and registers cleanup.
+# dump_hex PCAP OUT.hex [FILTER] -> writes `tcpdump -nev` line + `-xx` hex of the first match.
+set -euo pipefail
+NS_CREATED=()
+ns_cleanup() { for n in "${NS_CREATED[@]}"; do ip netns del "$n" 2>/dev/null || true; done; }
+trap ns_cleanup EXIT
+ns_pair() {
+  local p=$1
+  ip netns add "${p}a"; NS_CREATED+=("${p}a")
+  ip netns add "${p}b"; NS_CREATED+=("${p}b")
+  ip link add veth-a netns "${p}a" type veth peer name veth-b netns "${p}b"
+  ip -n "${p}a" addr add 10.99.0.1/24 dev veth-a
+  ip -n "${p}b" addr add 10.99.0.2/24 dev veth-b
+  ip -n "${p}a" link set lo up; ip -n "${p}b" link set lo up
+  ip -n "${p}a" link set veth-a up; ip -n "${p}b" link set veth-b up
+  # No offloads: checksums in captures are complete, as on a real wire.
+  ip netns exec "${p}a" ethtool -K veth-a tx off rx off >/dev/null 2>&1 || true
+  ip netns exec "${p}b" ethtool -K veth-b tx off rx off >/dev/null 2>&1 || true
+}
+# dump_hex PCAP OUT [FILTER]: frame = first packet matching FILTER (a tcpdump filter expression).
+dump_hex() {
+  local pcap=$1 out=$2 filter=${3:-}
+  {
+    tcpdump -r "$pcap" -nev -c 1 $filter 2>/dev/null | sed 's/^/# /' 
+    tcpdump -r "$pcap" -xx -n -c 1 $filter 2>/dev/null | tail -n +2
+  } > "$out"
+}
