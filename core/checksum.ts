@@ -11,7 +11,9 @@
 //   +--------+--------+--------+--------+
 //
 // Incremental update (RFC 1624, eqn. 3): HC' = ~(~HC + ~m + m') for a 16-bit field changing from
-// m to m'; a 32-bit field is two 16-bit halves. Used for TTL decrement and NAT rewrites so that
+// m to m'; a 32-bit field is two 16-bit halves. It equals a full recompute except when every
+// covered byte is zero (full: 0xffff, incremental: 0) — impossible for IPv4 headers (version byte)
+// and for UDP/TCP (the pseudo-header carries the protocol number). Used for TTL decrement and NAT rewrites so that
 // forwarding never re-reads the payload.
 //
 // UDP rule (RFC 768): a computed checksum of 0 is transmitted as 0xffff; a received 0 means the
