@@ -29,3 +29,27 @@ dump_hex() {
     tcpdump -r "$pcap" -xx -n -c 1 $filter 2>/dev/null | tail -n +2
   } > "$out"
 }
+# ns_chain PREFIX [FAR_MTU] -> three namespaces ${PREFIX}c (client) - ${PREFIX}r (router,
+#   ip_forward=1) - ${PREFIX}s (server): c veth-c 10.99.1.1/24 <-> r veth-rc 10.99.1.254/24,
+#   r veth-rs 10.99.2.254/24 <-> s veth-s 10.99.2.1/24; default routes via the router. FAR_MTU
+#   (default 1500) is set on both ends of the r-s link. Offloads off; cleanup registered.
+ns_chain() {
+  local p=$1 mtu=${2:-1500} n
+  for n in c r s; do ip netns add "${p}$n"; NS_CREATED+=("${p}$n"); ip -n "${p}$n" link set lo up; done
+  ip link add veth-c netns "${p}c" type veth peer name veth-rc netns "${p}r"
+  ip link add veth-rs netns "${p}r" type veth peer name veth-s netns "${p}s"
+  ip -n "${p}c" addr add 10.99.1.1/24 dev veth-c
+  ip -n "${p}r" addr add 10.99.1.254/24 dev veth-rc
+  ip -n "${p}r" addr add 10.99.2.254/24 dev veth-rs
+  ip -n "${p}s" addr add 10.99.2.1/24 dev veth-s
+  ip -n "${p}r" link set veth-rs mtu "$mtu"; ip -n "${p}s" link set veth-s mtu "$mtu"
+  ip -n "${p}c" link set veth-c up; ip -n "${p}r" link set veth-rc up
+  ip -n "${p}r" link set veth-rs up; ip -n "${p}s" link set veth-s up
+  ip -n "${p}c" route add default via 10.99.1.254
+  ip -n "${p}s" route add default via 10.99.2.254
+  ip netns exec "${p}r" sysctl -qw net.ipv4.ip_forward=1
+  ip netns exec "${p}c" ethtool -K veth-c tx off rx off >/dev/null 2>&1 || true
+  ip netns exec "${p}r" ethtool -K veth-rc tx off rx off >/dev/null 2>&1 || true
+  ip netns exec "${p}r" ethtool -K veth-rs tx off rx off >/dev/null 2>&1 || true
+  ip netns exec "${p}s" ethtool -K veth-s tx off rx off >/dev/null 2>&1 || true
+}
