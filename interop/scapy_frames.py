@@ -94,7 +94,7 @@ def icmp_layer(l):
     if t in (0, 8):
         p.id, p.seq = l["ident"], l["seq"]
     elif t == 3:
-        rest = l["rest"] if c != 4 else l["mtu"]
+        rest = (l["rest"] | l["mtu"]) if c == 4 else l["rest"]
         p.reserved, p.length, p.nexthopmtu = (rest >> 24) & 255, (rest >> 16) & 255, rest & 0xFFFF
     elif t == 11:
         rest = l["rest"]
