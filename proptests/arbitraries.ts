@@ -60,12 +60,14 @@ export const ipv4Options = fc.array(
   return out;
 });
 
+type Ipv4Layer = Extract<Layer, { kind: "ipv4" }>;
+
 export const ipv4Layer = (protocol: number, opts: { frag?: boolean } = {}) =>
   fc.record({
     tos: fc.oneof(fc.constant(0), fc.constant(0xc0), u8), ident: u16, df: fc.boolean(), ttl: fc.integer({ min: 1, max: 255 }),
     src: ip, dst: ip, options: fc.oneof({ weight: 3, arbitrary: fc.constant(new Uint8Array(0)) }, { weight: 1, arbitrary: ipv4Options }),
     mf: opts.frag ? fc.boolean() : fc.constant(false), fragOffset: opts.frag ? fc.integer({ min: 1, max: 8000 }).map((x) => x * 8) : fc.constant(0),
-  }).map((r): Layer => {
+  }).map((r): Ipv4Layer => {
     const options = new Uint8Array(40);
     options.set(r.options);
     const isFrag = r.mf || r.fragOffset !== 0;
@@ -91,16 +93,28 @@ export const tcpOptionBytes = fc.record({
   return buf.slice(0, n);
 });
 
+/** Flag combinations stacks send: SYN, SYN-ACK, ACK, PSH-ACK, FIN-ACK, RST, RST-ACK, with ECN bits on some. */
+const tcpFlags = fc.tuple(fc.constantFrom(0x02, 0x12, 0x10, 0x18, 0x11, 0x19, 0x04, 0x14, 0x30), fc.constantFrom(0, 0, 0, 0x40, 0x80, 0xc0))
+  .map(([f, ecn]) => (f & 0x02 ? f | (ecn & (f & 0x10 ? 0x40 : 0xc0)) : f & 0x04 ? f : f | (ecn & 0x80)));
+
 export const tcpLayer = (dstPort: fc.Arbitrary<number> = quietPort) =>
   fc.record({
-    srcPort: ephemeralPort, dstPort, seq: u32, ack: u32, flags: fc.nat({ max: 0xff }), window: u16,
-    options: fc.oneof(fc.constant(new Uint8Array(0)), tcpOptionBytes),
+    srcPort: ephemeralPort, dstPort, seq: u32, ack: u32, flags: tcpFlags, window: u16, synOptions: tcpOptionBytes,
+    ts: fc.option(fc.tuple(u32, u32), { nil: undefined }),
   }).map((t): Layer => {
     const options = new Uint8Array(40);
-    options.set(t.options);
-    // URG pointer only with URG; ACK number only with ACK (as stacks send them)
-    const flags = t.flags | (t.flags & 0x04 ? 0 : 0x10); // most segments carry ACK; RST may not
-    return { kind: "tcp", srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: flags & 0x10 ? t.ack : 0, flags, window: t.window, urgent: flags & 0x20 ? 1 : 0, options, optionsLen: t.options.length, payloadLen: 0 };
+    let optionsLen = 0;
+    if (t.flags & 0x02) {
+      options.set(t.synOptions);
+      optionsLen = t.synOptions.length;
+    } else if (t.ts && !(t.flags & 0x04)) {
+      // established segments: nop,nop,TS (Linux)
+      const [v, e] = t.ts;
+      options.set([1, 1, 8, 10, v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255, e >>> 24, (e >>> 16) & 255, (e >>> 8) & 255, e & 255]);
+      optionsLen = 12;
+    }
+    const hasAck = (t.flags & 0x10) !== 0;
+    return { kind: "tcp", srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: hasAck ? t.ack : 0, flags: t.flags, window: t.flags & 0x04 ? 0 : t.window, urgent: 0, options, optionsLen, payloadLen: 0 };
   });
 
 export const icmpEcho = fc.record({ type: fc.constantFrom(0, 8), ident: u16, seq: u16 })
@@ -113,11 +127,17 @@ export const icmpError = fc.oneof(
 ).map((c): Layer => ({ kind: "icmp", type: c.type, code: c.code, ident: 0, seq: 0, mtu: c.mtu, rest: 0, payloadLen: 0 }));
 
 const raw = (max: number) => payload(max).map((bytes): Layer => ({ kind: "raw", bytes }));
+/** A UDP payload whose first byte does not start with version bits 10: tshark's RTCP heuristic
+ *  (on by default) would take such random bytes for RTCP and report them malformed. */
+const quietUdpPayload = payload(200).map((bytes): Layer => {
+  bytes[0] = bytes[0]! & 0x3f;
+  return { kind: "raw", bytes };
+});
 
 /** An IPv4 datagram (layers from the IPv4 header in), of the kinds hosts send. */
 export const datagram: fc.Arbitrary<Layer[]> = fc.oneof(
-  fc.tuple(ipv4Layer(IPPROTO_UDP), udpLayer(), raw(200)).map((l) => [...l]),
-  fc.tuple(ipv4Layer(IPPROTO_TCP), tcpLayer(), fc.option(raw(200), { nil: undefined })).map(([a, b, c]) => (c ? [a, b, c] : [a, b])),
+  fc.tuple(ipv4Layer(IPPROTO_UDP), udpLayer(), quietUdpPayload).map((l) => [...l]),
+  fc.tuple(ipv4Layer(IPPROTO_TCP), tcpLayer(), fc.option(raw(200), { nil: undefined })).map(([a, b, c]) => (c && b.kind === "tcp" && !(b.flags & 0x06) ? [a, b, c] : [a, b])),
   fc.tuple(ipv4Layer(IPPROTO_ICMP), icmpEcho, raw(120)).map((l) => [...l]),
 );
 

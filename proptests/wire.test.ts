@@ -6,7 +6,7 @@
 //     changes, and is the same when the range ends exactly at the end of the buffer).
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect } from "vitest";
-import { buildFrame, dissectFrame, type Layer } from "../core/wire/frame.js";
+import { buildFrame, dissectFrame } from "../core/wire/frame.js";
 import { emitEthernet, ethReprHeaderLen, newEthernetRepr, parseEthernet } from "../core/wire/ethernet.js";
 import { emitArp, newArpRepr, parseArp } from "../core/wire/arp.js";
 import { emitIpv4, ipv4ReprHeaderLen, newIpv4Repr, parseIpv4 } from "../core/wire/ipv4.js";
