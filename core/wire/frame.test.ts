@@ -31,6 +31,15 @@ describe("whole frames from the real-capture fixtures", () => {
     });
   }
 
+  for (const name of fixtures) {
+    const { decode } = loadFixture(name);
+    const withLink = decode.split("\n").filter((l) => l.startsWith("e| ")).map((l) => l.slice(3));
+    if (withLink.length === 0) continue;
+    it(`${name}: prints what tcpdump -e printed`, () => {
+      expect(printFrame(loadFixture(name).bytes, 0, undefined, { link: true })).toBe(withLink.join("\n"));
+    });
+  }
+
   it("dissects the layers of a VXLAN-encapsulated ping", () => {
     const d = dissectFrame(loadFixture("vxlan-icmp").bytes);
     expect(d.layers.map((l) => l.kind)).toEqual(["eth", "ipv4", "udp", "vxlan", "eth", "ipv4", "icmp", "raw"]);

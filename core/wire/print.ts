@@ -28,7 +28,8 @@ export function printFrame(b: Uint8Array, off = 0, len = b.length - off, opts: P
   const e = newEthernetRepr();
   if (parseEthernet(b, off, len, e) !== WireError.OK) return "[|ether]";
   const link = opts.link === true;
-  const head = link ? `${formatEthernet(e, len)}: ` : "";
+  // tcpdump ends the link part with ": ", or with ", " after an 802.1Q tag's own text.
+  const head = link ? `${formatEthernet(e, len)}${e.vlan ? ", " : ": "}` : "";
   const p = off + ethReprHeaderLen(e);
   const n = off + len - p;
   if (e.ethertype === ETHERTYPE_ARP) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadFixture } from "./fixtures/load.js";
-import { parseEthernet, newEthernetRepr, emitEthernet, ETH_HEADER_LEN, ETHERTYPE_IPV4 } from "./ethernet.js";
+import { ETH_HEADER_LEN } from "./ethernet.js";
 import { getU32 } from "../bytes.js";
 import { WireError } from "./error.js";
 import { emitUdp, newUdpRepr, parseUdp, udpCheckLen, udpChecksum, formatUdp, udpComputeChecksum, UDP_HEADER_LEN } from "./udp.js";
@@ -97,31 +97,5 @@ describe("udp", () => {
     const r = newUdpRepr();
     expect(parseUdp(padded, UDP, padded.length - UDP, src(bytes), dst(bytes), r)).toBe(WireError.OK);
     expect(r.payloadLen).toBe(1);
-  });
-});
-
-describe("ethernet", () => {
-  it("parses and re-emits the fixture header", () => {
-    const { bytes, decode } = loadFixture("udp-hello");
-    const e = newEthernetRepr();
-    expect(parseEthernet(bytes, 0, bytes.length, e)).toBe(WireError.OK);
-    expect(e.ethertype).toBe(ETHERTYPE_IPV4);
-    expect(e.vlan).toBe(false);
-    const out = new Uint8Array(14);
-    expect(emitEthernet(e, out, 0)).toBe(14);
-    expect(out).toEqual(bytes.subarray(0, 14));
-    expect(decode).toContain("ethertype IPv4 (0x0800)");
-  });
-
-  it("round-trips an 802.1Q tag", () => {
-    const e = { dst: 0x0242ac110003, src: 0x0242ac110002, ethertype: 0x0800, vlan: true, pcp: 5, dei: 1, vid: 4094 };
-    const b = new Uint8Array(18);
-    expect(emitEthernet(e, b, 0)).toBe(18);
-    expect(Buffer.from(b).toString("hex")).toBe("0242ac1100030242ac1100028100" + "bffe" + "0800");
-    const back = newEthernetRepr();
-    expect(parseEthernet(b, 0, 18, back)).toBe(WireError.OK);
-    expect(back).toEqual(e);
-    expect(parseEthernet(b, 0, 17, back)).toBe(WireError.TRUNCATED);
-    expect(parseEthernet(b, 0, 13, back)).toBe(WireError.TRUNCATED);
   });
 });
