@@ -189,7 +189,7 @@ describe("engine", () => {
   });
 
   it("reports runtime per device", () => {
-    const { e } = chain(100, 0);
+    const { e } = chain(100, 0, { profile: true });
     e.run();
     const rt = e.runtime();
     expect(rt.map((r) => r.device)).toEqual(["wire", "dst"]);
@@ -201,7 +201,7 @@ describe("clock", () => {
   it("fires timers in time order, ties in arming order, and re-arms", () => {
     const c = new Clock();
     const log: string[] = [];
-    const t = (n: string) => new Timer(n, (now) => log.push(`${n}@${now}`));
+    const t = (n: string) => new Timer(n, () => log.push(`${n}@${c.now}`));
     const a = t("a"), b = t("b"), d = t("d");
     c.arm(a, 20);
     c.arm(b, 10);

@@ -24,6 +24,9 @@ export interface EngineOptions {
   headroom?: number;
   /** Guard against forwarding loops at one instant (an L2 loop never advances time). */
   maxBatchesPerInstant?: number;
+  /** Time every device call for `runtime()` (ns per packet). Off by default: performance.now()
+   *  returns a heap number on Node 20 (~16 bytes per call, 15 GCs per 2*10^6 calls measured). */
+  profile?: boolean;
 }
 
 export class EngineError extends Error {
@@ -50,12 +53,14 @@ export class Engine {
   dropped = 0;
   private readonly batch = new Int32Array(BATCH_SIZE);
   private readonly maxBatches: number;
+  readonly profile: boolean;
   private readonly byName = new Map<string, Device>();
 
   constructor(opts: EngineOptions = {}) {
     this.arena = new PacketArena({ slotCount: opts.slots ?? 65536, slotSize: opts.slotSize ?? 2048, headroom: opts.headroom ?? 128 });
     this.rng = new Rng(opts.seed ?? 1);
     this.maxBatches = opts.maxBatchesPerInstant ?? 1_000_000;
+    this.profile = opts.profile ?? false;
   }
 
   add<D extends Device>(d: D): D {
@@ -178,9 +183,11 @@ export class Engine {
         }
         d.ringHead = h;
         d.ringCount -= n;
-        const t0 = performance.now();
-        d.process(batch, n);
-        d.ns += (performance.now() - t0) * 1e6;
+        if (this.profile) {
+          const t0 = performance.now();
+          d.process(batch, n);
+          d.ns += (performance.now() - t0) * 1e6;
+        } else d.process(batch, n);
         d.calls++;
         d.packets += n;
         if (++batches > this.maxBatches) throw new EngineError(`more than ${this.maxBatches} batches at virtual time ${this.clock.now} ns without time advancing: a forwarding loop?`);
@@ -210,9 +217,9 @@ export class Engine {
     return { created, delivered: this.delivered, dropped: this.dropped, queued, inUse, ok: created === this.delivered + this.dropped + queued && queued === inUse };
   }
 
-  /** `show runtime`: per device, calls, packets, packets per call and ns per packet. */
+  /** `show runtime`: per device, calls, packets, packets per call and ns per packet (NaN unless `profile`). */
   runtime(): { device: string; calls: number; packets: number; perCall: number; nsPerPacket: number }[] {
-    return this.devices.filter((d) => d.calls > 0).map((d) => ({ device: d.name, calls: d.calls, packets: d.packets, perCall: d.packets / d.calls, nsPerPacket: d.ns / d.packets }));
+    return this.devices.filter((d) => d.calls > 0).map((d) => ({ device: d.name, calls: d.calls, packets: d.packets, perCall: d.packets / d.calls, nsPerPacket: this.profile ? d.ns / d.packets : NaN }));
   }
 
   /** `show errors`: every non-zero drop counter. */
