@@ -92,7 +92,7 @@ export class NeighTable {
     this.nodeNext = new Int32Array(queueNodes);
     for (let i = 0; i < queueNodes; i++) this.nodeNext[i] = i + 1 < queueNodes ? i + 1 : -1;
     this.freeNode = 0;
-    this.timer = new Timer("neigh", (now) => this.expire(now));
+    this.timer = new Timer("neigh", () => this.expire(this.engine.clock.now));
   }
 
   /** Entry index for (ifindex, ip), or -1. */
@@ -121,6 +121,9 @@ export class NeighTable {
     this.mac[i] = 0;
     this.deadline[i] = Infinity;
     this.probes[i] = 0;
+    // neigh_alloc: an old confirmation (now - 2 * base_reachable_time), so nothing counts as confirmed
+    this.confirmed[i] = this.engine.clock.now - 2 * this.params.baseReachableTime;
+    this.used[i] = this.engine.clock.now;
     this.qLen[i] = 0;
     this.qHead[i] = -1;
     this.qTail[i] = -1;
