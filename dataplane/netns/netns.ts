@@ -22,7 +22,8 @@ import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER_LEN } from "../../core/wire/e
 import { NeighTable, type NeighOwner, LINUX_NEIGH, NUD_NAMES, NUD_FAILED, NUD_INCOMPLETE } from "./neigh.js";
 import { IcmpRateLimit } from "./icmp-limit.js";
 import { Fib } from "./fib.js";
-import { addAddressRoutes, ipRoute, showRoute, routeLookup, routeType, RTN_UNICAST } from "./route.js";
+import { addAddressRoutes, ipRoute, showRoute, routeLookup, routeOif, routeType, RTN_UNICAST } from "./route.js";
+import { fragmentAndSend } from "./fragment.js";
 import { outputVia } from "./ip-output.js";
 import { arpInput, sendArpRequest } from "./arp-proc.js";
 import { ipInput } from "./ip-input.js";
@@ -169,6 +170,16 @@ export class Netns extends Device implements NeighOwner {
     if (r < 0 || routeType(this, r) !== RTN_UNICAST) {
       e.drop(this, this.r["no-route"], s);
       return -1;
+    }
+    const mtu = this.mtu[routeOif(this, r)]!;
+    if (ipPacket.length > mtu) {
+      // a local sender: DF (IP_PMTUDISC_DO/WANT) gets EMSGSIZE, otherwise the stack fragments
+      if (ipPacket[6]! & 0x40) {
+        e.drop(this, this.r["frag-needed"], s);
+        return -1;
+      }
+      fragmentAndSend(this, s, r, dst, mtu);
+      return s;
     }
     outputVia(this, s, r, dst);
     return s;
