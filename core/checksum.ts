@@ -19,11 +19,45 @@
 // UDP rule (RFC 768): a computed checksum of 0 is transmitted as 0xffff; a received 0 means the
 // sender computed none. See `udpChecksumOnWire`.
 
-/** Add `len` bytes at `off` to a running 32-bit sum. An odd final byte is padded with zero. */
+/**
+ * Add `len` bytes at `off` to a running 32-bit sum. An odd final byte is padded with zero. Only
+ * the folded value of the result is meaningful (`checksumFold`): where the partial sum is folded
+ * on the way is not part of the contract.
+ */
 export function checksumAdd(sum: number, b: Uint8Array, off: number, len: number): number {
+  // Unrolled, with the high and low bytes of the words summed apart and combined once per block
+  // (RFC 1071 2(B): the order of the additions does not matter). Against checksumAddReference,
+  // the word-at-a-time loop it replaces: 20 bytes 10.4 -> 7.6 ns, 1500 bytes 713 -> 397 ns
+  // (medians of 5 runs, each in a fresh process; Node 20.20, AMD EPYC; bench/RESULTS.md).
+  // A block is at most 8 KiB, so the byte sums stay below 2^20 and the running sum a small
+  // integer (SMI); it is folded between blocks.
+  if (len <= 0) return sum;
+  const wend = off + (len & ~1);
+  let i = off;
+  while (i < wend) {
+    const bend = Math.min(wend, i + 8192);
+    let hi = 0;
+    let lo = 0;
+    for (; i + 8 <= bend; i += 8) {
+      hi += b[i]! + b[i + 2]! + b[i + 4]! + b[i + 6]!;
+      lo += b[i + 1]! + b[i + 3]! + b[i + 5]! + b[i + 7]!;
+    }
+    for (; i < bend; i += 2) {
+      hi += b[i]!;
+      lo += b[i + 1]!;
+    }
+    sum += hi * 256 + lo;
+    if (i < wend) sum = (sum & 0xffff) + (sum >>> 16);
+  }
+  if (len & 1) sum += b[wend]! << 8;
+  return sum;
+}
+
+/** The plain word-at-a-time sum that `checksumAdd` replaces, kept as its reference (same folded value). */
+export function checksumAddReference(sum: number, b: Uint8Array, off: number, len: number): number {
   const end = off + len;
   let i = off;
-  // Two words per iteration; fold every 4096 words so the sum stays a small integer (SMI).
+  // One word per iteration; fold every 4096 words so the sum stays a small integer (SMI).
   while (i + 1 < end) {
     sum += (b[i]! << 8) | b[i + 1]!;
     i += 2;

@@ -2,7 +2,7 @@
 // 16- and 32-bit fields, applied in any number and order.
 import { fc, test } from "@fast-check/vitest";
 import { expect } from "vitest";
-import { checksumUpdate16, checksumUpdate32, internetChecksum } from "../core/checksum.js";
+import { checksumAdd, checksumAddReference, checksumFold, checksumUpdate16, checksumUpdate32, internetChecksum } from "../core/checksum.js";
 import { getU16, getU32, setU16, setU32 } from "../core/bytes.js";
 
 const rewrite = fc.record({ wide: fc.boolean(), pos: fc.nat(), value: fc.nat({ max: 0xffffffff }) });
@@ -33,5 +33,16 @@ test.prop([fc.uint8Array({ minLength: 8, maxLength: 200 }), fc.array(rewrite, { 
       }
     }
     expect(hc).toBe(internetChecksum(b, 0, b.length));
+  },
+);
+
+// The unrolled checksumAdd against the plain word-at-a-time reference it replaced: the same folded
+// value for any bytes, offset, length (odd included) and starting sum.
+test.prop([fc.uint8Array({ maxLength: 20000 }), fc.nat(), fc.nat(), fc.nat({ max: 0xfffff })], { numRuns: 1000 })(
+  "checksumAdd == checksumAddReference (folded)",
+  (bytes, a, b, start) => {
+    const off = bytes.length ? a % bytes.length : 0;
+    const len = bytes.length - off ? b % (bytes.length - off + 1) : 0;
+    expect(checksumFold(checksumAdd(start, bytes, off, len))).toBe(checksumFold(checksumAddReference(start, bytes, off, len)));
   },
 );

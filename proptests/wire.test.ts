@@ -6,12 +6,12 @@
 //     changes, and is the same when the range ends exactly at the end of the buffer).
 import { fc, test } from "@fast-check/vitest";
 import { describe, expect } from "vitest";
-import { buildFrame, dissectFrame } from "../core/wire/frame.js";
+import { buildFrame, dissectFrame, frameLength } from "../core/wire/frame.js";
 import { emitEthernet, ethReprHeaderLen, newEthernetRepr, parseEthernet } from "../core/wire/ethernet.js";
 import { emitArp, newArpRepr, parseArp } from "../core/wire/arp.js";
-import { emitIpv4, ipv4ReprHeaderLen, newIpv4Repr, parseIpv4 } from "../core/wire/ipv4.js";
+import { emitIpv4, ipv4AddrSum, ipv4ReprHeaderLen, newIpv4Repr, parseIpv4, readIpv4Fields, readIpv4FieldsReference } from "../core/wire/ipv4.js";
 import { emitIcmp, newIcmpRepr, parseIcmp, parseIcmpQuote } from "../core/wire/icmp.js";
-import { emitUdp, newUdpRepr, parseUdp } from "../core/wire/udp.js";
+import { emitUdp, newUdpRepr, parseUdp, parseUdpWithSum } from "../core/wire/udp.js";
 import { emitTcp, newTcpRepr, parseTcp, tcpReprHeaderLen } from "../core/wire/tcp.js";
 import { newTcpOptions, parseTcpOptions } from "../core/wire/tcp-options.js";
 import { emitVxlan, newVxlanRepr, parseVxlan } from "../core/wire/vxlan.js";
@@ -102,6 +102,38 @@ describe("parse(emit(r)) == r", () => {
   });
 });
 
+describe("fast paths equal their references", () => {
+  test.prop([fc.uint8Array({ minLength: 60, maxLength: 60 }), fc.nat({ max: 10 }), fc.uint8Array({ minLength: 40, maxLength: 40 }), fc.nat({ max: 40 })], { numRuns: 1000 })(
+    "readIpv4Fields == readIpv4FieldsReference, whatever the Repr held before",
+    (bytes, ihlWords, stale, staleLen) => {
+      const b = Uint8Array.from(bytes);
+      b[0] = 0x40 | (5 + Math.min(ihlWords, 10));
+      const fast = newIpv4Repr();
+      // a reused Repr: previous options (respecting the zero-beyond-optionsLen rule)
+      fast.options.set(stale.subarray(0, staleLen & ~3));
+      fast.optionsLen = staleLen & ~3;
+      readIpv4Fields(b, 0, fast);
+      const ref = newIpv4Repr();
+      readIpv4FieldsReference(b, 0, ref);
+      expect(fast).toEqual(ref);
+    },
+  );
+  test.prop([validFrame], { numRuns: 500 })("parseUdpWithSum(ipv4AddrSum) == parseUdp(src, dst)", (layers) => {
+    const b = buildFrame(layers);
+    const i = layers.findIndex((l) => l.kind === "udp");
+    if (i < 0) return;
+    let off = 0;
+    for (let k = 0; k < i; k++) off += headerLenOf(layers[k]!);
+    let ipOff = 0;
+    for (let k = 0; k < i - 1; k++) ipOff += headerLenOf(layers[k]!);
+    const ip4 = layers[i - 1] as Extract<(typeof layers)[number], { kind: "ipv4" }>;
+    const a = newUdpRepr();
+    const c = newUdpRepr();
+    expect(parseUdpWithSum(b, off, b.length - off, ipv4AddrSum(b, ipOff), a)).toBe(parseUdp(b, off, b.length - off, ip4.src, ip4.dst, c));
+    expect(a).toEqual(c);
+  });
+});
+
 describe("whole valid frames", () => {
   test.prop([validFrame], { numRuns: 2000 })("dissect(build(L)) == L and build(dissect(b)) == b", (layers) => {
     const b = buildFrame(layers);
@@ -160,4 +192,8 @@ describe("arbitrary bytes: no throw, error codes, no reads outside the range", (
 
 function normalize(x: unknown): unknown {
   return JSON.parse(JSON.stringify(x, (_k, v) => (v instanceof Uint8Array ? Array.from(v) : v)));
+}
+
+function headerLenOf(l: Parameters<typeof frameLength>[0][number]): number {
+  return l.kind === "raw" ? l.bytes.length : frameLength([l]);
 }
