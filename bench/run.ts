@@ -12,6 +12,7 @@ import { pcapBench } from "./pcap.bench.js";
 import { fibBench } from "./fib.bench.js";
 import { bridgeBench } from "./bridge.bench.js";
 import { linkBench } from "./link.bench.js";
+import { endpointBench } from "./endpoint.bench.js";
 
 // The wire suite runs first: what a process compiled before changes V8's inlining decisions,
 // and the acceptance cases of the wire parsers are measured on a fresh process (RESULTS.md).
@@ -23,6 +24,7 @@ const suites: Record<string, () => Promise<void>> = {
   fib: fibBench,
   bridge: bridgeBench,
   link: linkBench,
+  endpoint: endpointBench,
 };
 
 // V8 inlines at most 920 bytes of bytecode into one function, counting what its callees inlined

@@ -79,6 +79,7 @@ function localDeliver(ns: Netns, s: number, ip: number, ihl: number, total: numb
   const frag = getU16(b, ip + 6) & 0x3fff;
   if (frag !== 0) return e.deliver(ns, s); // reassembly is not emulated: counted as delivered to the stack
   if (proto === 1 && total - ihl >= 8 && b[l4] === 8) return echoReply(ns, s, ip, ihl, dst);
+  if (proto === 1 && total - ihl >= 8 && ns.icmp !== null) return ns.icmp(ns, s, ip, l4);
   if (proto === 17 && total - ihl >= 8) {
     const h = ns.udp.get(getU16(b, l4 + 2));
     if (h) return h(ns, s, ip, l4);

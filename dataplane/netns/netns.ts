@@ -65,6 +65,9 @@ export class Netns extends Device implements NeighOwner {
   localIf = new Int32Array(8);
   nLocal = 0;
   readonly udp = new Map<number, UdpHandler>();
+  /** Local ICMP other than echo requests (echo replies, errors), for sockets (dataplane/endpoint):
+   *  like a UdpHandler it must deliver or drop the slot. Null: delivered to the stack. */
+  icmp: UdpHandler | null = null;
   ipIdent: () => number = () => 0;
   // delayed transmissions (proxy ARP replies): a small ring sorted by time
   private readonly lateSlot = new Int32Array(64);

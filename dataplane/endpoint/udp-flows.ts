@@ -1,0 +1,285 @@
+// UDP flow generator and its sink: N flows (one UDP socket each, so distinct ephemeral source
+// ports) from a namespace to DST:DPORT, each sending `pps` packets per second of virtual time,
+// `count` packets per flow (or pps x duration), all flows in step: at tick k (time start +
+// round(k * 1e9 / pps)) every flow sends its packet k. One Timer per generator, re-armed per
+// tick, never one per packet.
+//
+// Frame size = the Ethernet frame without FCS (what a capture shows): UDP payload = size - 42.
+// Payload (big-endian): magic "WYFD" (u32), flow index (u16), 0 (u16), seq from 0 (u32),
+// send time in ns (u32 high, u32 low), then zeros. Minimum frame: 62 bytes.
+// Datagrams are built in the arena slot (no buffer per packet); IPv4 id/DF as an unconnected UDP
+// socket (ip-id.ts: DF, hashed id).
+//
+// FlowSink: a UDP socket on a port that reads that payload and counts per flow, as iperf does:
+// received, duplicated (a seq seen before), reordered (a new seq lower than the highest seen),
+// lost (expected - distinct seqs; expected = highest seq + 1 unless the caller knows the count),
+// and one-way delay min/max/sum. Datagrams without the magic are counted as `foreign`.
+
+import type { Netns } from "../netns/netns.js";
+import { Timer } from "../engine/clock.js";
+import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
+import { L4_AT, type Sockets } from "./stack.js";
+import { UdpSocket, udpHeader } from "./udp-socket.js";
+
+export const FLOW_MAGIC = 0x57594644;
+export const FLOW_HEADER_LEN = 20;
+export const FLOW_MIN_FRAME = 14 + 20 + 8 + FLOW_HEADER_LEN;
+
+export interface FlowOptions {
+  dst: number;
+  dport: number;
+  /** Number of flows (default 1). */
+  flows?: number;
+  /** Ethernet frame size without FCS (default 64). */
+  frameSize?: number;
+  /** Packets per second per flow. */
+  pps: number;
+  /** Packets per flow; or give durationNs (count = round(pps * duration)). */
+  count?: number;
+  durationNs?: number;
+  /** IP_PMTUDISC_* of the flows' sockets. */
+  pmtudisc?: number;
+  onDone?: (g: UdpFlowGenerator) => void;
+}
+
+export class UdpFlowGenerator {
+  readonly socks: UdpSocket[] = [];
+  readonly flows: number;
+  readonly count: number;
+  readonly payloadLen: number;
+  readonly periodNs: number;
+  /** Datagrams sent per flow; send failures (no route, no buffer, EMSGSIZE) in total. */
+  readonly sent: Float64Array;
+  sendErrors = 0;
+  startAt = 0;
+  tick = 0;
+  done = false;
+  private readonly st: Sockets;
+  private readonly timer: Timer;
+  private readonly onDone: ((g: UdpFlowGenerator) => void) | null;
+  /** Destination in int32 form (stack.ts ipSend). */
+  private readonly dst: number;
+
+  constructor(readonly ns: Netns, readonly opts: FlowOptions) {
+    this.flows = opts.flows ?? 1;
+    this.dst = opts.dst | 0;
+    const size = opts.frameSize ?? 64;
+    if (size < FLOW_MIN_FRAME) throw new RangeError(`frame size ${size} < ${FLOW_MIN_FRAME}`);
+    if (!(opts.pps > 0)) throw new RangeError(`pps must be > 0`);
+    this.payloadLen = size - 42;
+    this.count = opts.count ?? Math.round((opts.pps * (opts.durationNs ?? 1e9)) / 1e9);
+    this.periodNs = 1e9 / opts.pps;
+    for (let f = 0; f < this.flows; f++) {
+      const s = new UdpSocket(ns, opts.pmtudisc !== undefined ? { pmtudisc: opts.pmtudisc } : {});
+      s.bind(0);
+      this.socks.push(s);
+    }
+    this.st = this.socks[0]?.st as Sockets;
+    this.sent = new Float64Array(this.flows);
+    this.onDone = opts.onDone ?? null;
+    this.timer = new Timer(`udp-flows ${ns.name}`, () => this.fire());
+  }
+
+  /** Start at virtual time `at` (default now). */
+  start(at = this.ns.engine.clock.now): this {
+    this.startAt = at;
+    this.tick = 0;
+    if (this.count > 0) this.ns.engine.clock.arm(this.timer, at);
+    else this.done = true;
+    return this;
+  }
+
+  private fire(): void {
+    const k = this.tick++;
+    const socks = this.socks;
+    for (let f = 0; f < socks.length; f++) {
+      if (this.sendOne(socks[f]!, f, k) < 0) this.sendErrors++;
+      else this.sent[f]!++;
+    }
+    if (this.tick < this.count) this.ns.engine.clock.arm(this.timer, this.startAt + Math.round(this.tick * this.periodNs));
+    else {
+      this.done = true;
+      if (this.onDone !== null) this.onDone(this);
+    }
+  }
+
+  private sendOne(sk: UdpSocket, flow: number, seq: number): number {
+    const st = this.st;
+    const dst = this.dst;
+    const r = st.route(dst);
+    if (r < 0) return r;
+    const src = st.source(r, dst);
+    const len = this.payloadLen;
+    const s = st.alloc(8 + len);
+    if (s < 0) return s;
+    const a = st.engine.arena;
+    const b = a.bytes;
+    const udp = a.start(s) + L4_AT;
+    const p = udp + 8;
+    const now = st.engine.clock.now;
+    setU32(b, p, FLOW_MAGIC);
+    setU16(b, p + 4, flow);
+    setU16(b, p + 6, 0);
+    setU32(b, p + 8, seq);
+    setU32(b, p + 12, Math.floor(now / 0x1_0000_0000));
+    setU32(b, p + 16, (now % 0x1_0000_0000) | 0);
+    b.fill(0, p + FLOW_HEADER_LEN, p + len);
+    udpHeader(b, udp, sk.port, this.opts.dport, len, src, dst);
+    return st.ipSend(s, sk, 17, src, dst, r);
+  }
+
+  close(): void {
+    this.ns.engine.clock.cancel(this.timer);
+    for (const s of this.socks) s.close();
+  }
+}
+
+/** Per-flow counters of loss, duplication and reordering (the sink's arithmetic). */
+export class FlowCounter {
+  received = new Float64Array(4);
+  distinct = new Float64Array(4);
+  duplicated = new Float64Array(4);
+  reordered = new Float64Array(4);
+  /** Highest seq seen + 1 (0: none). */
+  next = new Float64Array(4);
+  private seen: Uint8Array[] = [];
+  flows = 0;
+
+  add(flow: number, seq: number): void {
+    if (flow >= this.received.length) this.grow(Math.max(flow + 1, this.received.length * 2));
+    if (flow >= this.flows) this.flows = flow + 1;
+    this.received[flow]!++;
+    let seen = this.seen[flow] ?? (this.seen[flow] = new Uint8Array(1024));
+    if (seq >= seen.length * 8) {
+      let n = seen.length * 2;
+      while (seq >= n * 8) n *= 2;
+      const g = new Uint8Array(n);
+      g.set(seen);
+      seen = this.seen[flow] = g;
+    }
+    const bit = 1 << (seq & 7);
+    if (seen[seq >>> 3]! & bit) {
+      this.duplicated[flow]!++;
+      return;
+    }
+    seen[seq >>> 3]! |= bit;
+    this.distinct[flow]!++;
+    if (seq + 1 < this.next[flow]!) this.reordered[flow]!++;
+    else this.next[flow] = seq + 1;
+  }
+
+  /** Lost in `flow`: expected (default: highest seq + 1) minus distinct seqs received. */
+  lost(flow: number, expected = this.next[flow] ?? 0): number {
+    return expected - (this.distinct[flow] ?? 0);
+  }
+
+  private grow(n: number): void {
+    const f = (a: Float64Array) => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    this.received = f(this.received);
+    this.distinct = f(this.distinct);
+    this.duplicated = f(this.duplicated);
+    this.reordered = f(this.reordered);
+    this.next = f(this.next);
+  }
+}
+
+/** The counts a FlowCounter must give, computed as plainly as possible (reference for tests). */
+export function flowCountReference(seqs: readonly number[]): { received: number; distinct: number; duplicated: number; reordered: number; next: number } {
+  const seen = new Set<number>();
+  let duplicated = 0, reordered = 0, max = -1;
+  for (const s of seqs) {
+    if (seen.has(s)) {
+      duplicated++;
+      continue;
+    }
+    seen.add(s);
+    if (s < max) reordered++;
+    else max = s;
+  }
+  return { received: seqs.length, distinct: seen.size, duplicated, reordered, next: max + 1 };
+}
+
+export interface FlowReport {
+  flow: number;
+  received: number;
+  lost: number;
+  duplicated: number;
+  reordered: number;
+  /** One-way delay, ns. */
+  minDelay: number;
+  maxDelay: number;
+  avgDelay: number;
+}
+
+export class FlowSink {
+  readonly sock: UdpSocket;
+  readonly counter = new FlowCounter();
+  foreign = 0;
+  private minDelay = new Float64Array(4).fill(Infinity);
+  private maxDelay = new Float64Array(4);
+  private sumDelay = new Float64Array(4);
+
+  constructor(readonly ns: Netns, port: number) {
+    this.sock = new UdpSocket(ns, { onReceive: (_sk, _s, _src, _sport, off, len) => this.input(off, len) });
+    this.sock.bind(port);
+  }
+
+  private input(off: number, len: number): void {
+    const b = this.ns.engine.arena.bytes;
+    if (len < FLOW_HEADER_LEN || getU32(b, off) !== FLOW_MAGIC) {
+      this.foreign++;
+      return;
+    }
+    const flow = getU16(b, off + 4);
+    const c = this.counter;
+    c.add(flow, getU32(b, off + 8));
+    if (flow >= this.minDelay.length) {
+      const n = c.received.length;
+      const g = (a: Float64Array, fill: number) => {
+        const x = new Float64Array(n).fill(fill);
+        x.set(a);
+        return x;
+      };
+      this.minDelay = g(this.minDelay, Infinity);
+      this.maxDelay = g(this.maxDelay, 0);
+      this.sumDelay = g(this.sumDelay, 0);
+    }
+    const d = this.ns.engine.clock.now - (getU32(b, off + 12) * 0x1_0000_0000 + getU32(b, off + 16));
+    if (d < this.minDelay[flow]!) this.minDelay[flow] = d;
+    if (d > this.maxDelay[flow]!) this.maxDelay[flow] = d;
+    this.sumDelay[flow]! += d;
+  }
+
+  /** Per-flow report; `expected` = packets each flow sent, when known (tail loss counts then). */
+  report(expected?: number): FlowReport[] {
+    const c = this.counter;
+    const out: FlowReport[] = [];
+    for (let f = 0; f < c.flows; f++) {
+      const n = c.received[f]!;
+      out.push({
+        flow: f,
+        received: n,
+        lost: c.lost(f, expected),
+        duplicated: c.duplicated[f]!,
+        reordered: c.reordered[f]!,
+        minDelay: n ? this.minDelay[f]! : 0,
+        maxDelay: this.maxDelay[f]!,
+        avgDelay: n ? this.sumDelay[f]! / n : 0,
+      });
+    }
+    return out;
+  }
+
+  close(): void {
+    this.sock.close();
+  }
+}
+
+/** Start `opts.flows` flows from `ns` now. */
+export function udpFlows(ns: Netns, opts: FlowOptions): UdpFlowGenerator {
+  return new UdpFlowGenerator(ns, opts).start();
+}

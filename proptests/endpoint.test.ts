@@ -1,0 +1,63 @@
+// Properties of the endpoint layer (dataplane/endpoint):
+//  - the ephemeral port search equals its plain reference for any taken-port set, table size
+//    and random word, and a found port is in range and free;
+//  - random bind(0)/close sequences keep bound ports unique and within 32768-60999;
+//  - the flow sink's loss/duplicate/reorder arithmetic equals a Set-based reference for any
+//    arrival sequence;
+import { fc, test } from "@fast-check/vitest";
+import { expect } from "vitest";
+import { ephemeralPort, ephemeralPortReference, PORT_RANGE_HIGH, PORT_RANGE_LOW } from "../dataplane/endpoint/ports.js";
+import { FlowCounter, flowCountReference } from "../dataplane/endpoint/udp-flows.js";
+import { UdpSocket } from "../dataplane/endpoint/udp-socket.js";
+import { docker0 } from "../dataplane/topologies/docker0.js";
+
+test.prop([
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.constantFrom(256, 1024, 8192, 65536),
+  fc.integer({ min: 0, max: 1000 }),
+  fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 60 }),
+  fc.double({ min: 0, max: 1, noNaN: true }),
+])("ephemeral port search = reference; result in range and free", (rand, hsize, lowOff, holes, density) => {
+  const low = PORT_RANGE_LOW + lowOff, high = low + 127; // a small range, so that it fills up
+  const used = new Uint8Array(65536);
+  for (let p = low; p <= high; p++) if (((p * 2654435761) >>> 0) / 2 ** 32 < density) used[p] = 1;
+  for (const h of holes) used[low + (h % 128)] = 0;
+  const got = ephemeralPort(rand, used, low, high, hsize);
+  expect(got).toBe(ephemeralPortReference(rand, used, low, high, hsize));
+  if (got >= 0) {
+    expect(got >= low && got <= high && used[got] === 0).toBe(true);
+  } else {
+    for (let p = low; p <= high; p++) expect(used[p]).toBe(1);
+  }
+});
+
+test.prop([fc.array(fc.boolean(), { minLength: 1, maxLength: 300 }), fc.integer({ min: 1, max: 1000 })])(
+  "bind(0)/close keep bound ports unique and in range",
+  (ops, seed) => {
+    const t = docker0(1, { seed });
+    const c2 = t.containers[0]!;
+    const open: UdpSocket[] = [];
+    for (const bind of ops) {
+      if (bind || open.length === 0) {
+        const s = new UdpSocket(c2);
+        const p = s.bind(0);
+        expect(p >= PORT_RANGE_LOW && p <= PORT_RANGE_HIGH).toBe(true);
+        open.push(s);
+      } else open.splice(seed % open.length, 1)[0]!.close();
+      expect(new Set(open.map((s) => s.port)).size).toBe(open.length);
+    }
+  },
+);
+
+test.prop([fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 20000 })), { maxLength: 400 })])(
+  "flow counter = Set-based reference",
+  (arrivals) => {
+    const c = new FlowCounter();
+    for (const [f, s] of arrivals) c.add(f, s);
+    for (let f = 0; f < 4; f++) {
+      const ref = flowCountReference(arrivals.filter((a) => a[0] === f).map((a) => a[1]));
+      const got = { received: c.received[f] ?? 0, distinct: c.distinct[f] ?? 0, duplicated: c.duplicated[f] ?? 0, reordered: c.reordered[f] ?? 0, next: c.next[f] ?? 0 };
+      expect(got).toEqual(ref);
+    }
+  },
+);
