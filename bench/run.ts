@@ -13,6 +13,7 @@ import { fibBench } from "./fib.bench.js";
 import { bridgeBench } from "./bridge.bench.js";
 import { linkBench } from "./link.bench.js";
 import { endpointBench } from "./endpoint.bench.js";
+import { routeBench } from "./route.bench.js";
 
 // The wire suite runs first: what a process compiled before changes V8's inlining decisions,
 // and the acceptance cases of the wire parsers are measured on a fresh process (RESULTS.md).
@@ -23,6 +24,7 @@ const suites: Record<string, () => Promise<void>> = {
   arena: arenaBench,
   fib: fibBench,
   bridge: bridgeBench,
+  route: routeBench,
   link: linkBench,
   endpoint: endpointBench,
 };
