@@ -10,6 +10,9 @@ import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import type { Netns } from "./netns.js";
 import { outputVia } from "./ip-output.js";
 
+/** Options copied into later fragments (at most 40 bytes): scratch, nothing allocated per packet. */
+const copied = new Uint8Array(40);
+
 export function fragmentAndSend(ns: Netns, s: number, rt: number, dst: number, mtu: number): void {
   const e = ns.engine;
   const a = e.arena;
@@ -21,7 +24,7 @@ export function fragmentAndSend(ns: Netns, s: number, rt: number, dst: number, m
   const baseOff = (ff & 0x1fff) * 8;
   const lastMf = ff & 0x2000;
   // later fragments' header: options with the copied bit only
-  const opts: number[] = [];
+  let nOpts = 0;
   for (let i = 20; i < ihl; ) {
     const t = b[ip + i]!;
     if (t === 0) break;
@@ -31,10 +34,10 @@ export function fragmentAndSend(ns: Netns, s: number, rt: number, dst: number, m
     }
     const l = b[ip + i + 1]!;
     if (l < 2) break;
-    if (t & 0x80) for (let k = 0; k < l; k++) opts.push(b[ip + i + k]!);
+    if (t & 0x80) for (let k = 0; k < l && nOpts < 40; k++) copied[nOpts++] = b[ip + i + k]!;
     i += l;
   }
-  const laterIhl = 20 + ((opts.length + 3) & ~3);
+  const laterIhl = 20 + ((nOpts + 3) & ~3);
   let pos = 0;
   const data = total - ihl;
   while (pos < data) {
@@ -49,7 +52,7 @@ export function fragmentAndSend(ns: Netns, s: number, rt: number, dst: number, m
     b.copyWithin(fip, ip, ip + 20);
     if (pos === 0) b.copyWithin(fip + 20, ip + 20, ip + ihl);
     else {
-      for (let k = 0; k < laterIhl - 20; k++) b[fip + 20 + k] = k < opts.length ? opts[k]! : 0;
+      for (let k = 0; k < laterIhl - 20; k++) b[fip + 20 + k] = k < nOpts ? copied[k]! : 0;
       b[fip] = 0x40 | (laterIhl >> 2);
     }
     b.copyWithin(fip + hl, ip + ihl + pos, ip + ihl + pos + n);

@@ -12,6 +12,7 @@ import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
 import { internetChecksum } from "../../core/checksum.js";
 import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { PKT_TRACE } from "../../core/packet.js";
+import { formatIpv4 } from "../../core/addr.js";
 import { ICMP_DEST_UNREACH, ICMP_UNREACH_HOST } from "../../core/wire/icmp.js";
 import type { Netns } from "./netns.js";
 import { RTN_UNICAST, routeLookup, routeOif, routePrefSrc, routeType } from "./route.js";
@@ -35,10 +36,10 @@ export function icmpError(ns: Netns, slot: number, ipOff: number, type: number, 
   const isError = proto === 1 && ihl + 1 <= a.len[slot]! && isIcmpError(b[ipOff + ihl]!);
   const now = e.clock.now;
   let send = !isError && frag === 0 && src !== 0 && src >>> 28 !== 0xe && src !== 0xffffffff;
-  if (send && routingError && !ns.icmpLimit.allow(type, src, now)) send = false; // ip_error's own token
-  else if (send && !ns.icmpLimit.allow(type, src, now)) send = false; // icmp_send's
-  if (!send && ns.icmpLimit.suppressed && (a.flags[slot]! & PKT_TRACE)) {
-    e.trace.note(slot, ns, `ICMP ${type}/${code} to ${src >>> 24}.${(src >>> 16) & 255}.${(src >>> 8) & 255}.${src & 255} not sent`);
+  // ip_error spends its own token first for routing errors, then icmp_send spends one
+  if (send && ((routingError && !ns.icmpLimit.allow(type, src, now)) || !ns.icmpLimit.allow(type, src, now))) {
+    send = false;
+    if (a.flags[slot]! & PKT_TRACE) e.trace.note(slot, ns, `ICMP ${type}/${code} to ${formatIpv4(src)} rate-limited`);
   }
   const back = send ? routeLookup(ns, src) : -1;
   if (send && back >= 0 && routeType(ns, back) === RTN_UNICAST) {
@@ -72,7 +73,7 @@ export function icmpError(ns: Netns, slot: number, ipOff: number, type: number, 
       setU16(b, c + 2, internetChecksum(b, c, 8 + quote));
       if (a.flags[slot]! & PKT_TRACE) {
         e.trace.mark(t);
-        e.trace.note(slot, ns, `ICMP ${type}/${code} sent to ${src >>> 24}.${(src >>> 16) & 255}.${(src >>> 8) & 255}.${src & 255} (trace ${e.trace.idOfSlot(t)})`);
+        e.trace.note(slot, ns, `ICMP ${type}/${code} sent to ${formatIpv4(src)} (trace ${e.trace.idOfSlot(t)})`);
       }
       outputVia(ns, t, back, src);
     }
