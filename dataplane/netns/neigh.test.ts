@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { Engine } from "../engine/engine.js";
-import { NeighTable, NUD_NAMES, type NeighOwner } from "./neigh.js";
+import { NeighTable, NUD_NAMES, neighHash, type NeighOwner } from "./neigh.js";
+import fc from "fast-check";
 
 const S = 1e9;
 
@@ -104,5 +105,15 @@ describe("neighbour table (Linux state machine)", () => {
     for (let i = 0; i < 103; i++) t.resolve(1, 5, i);
     expect(t.held()).toBe(101);
     expect(log.filter((l) => l.includes("unresolved"))).toEqual(["0s unresolved if1 5 slot101", "0s unresolved if1 5 slot102"]);
+  });
+});
+
+describe("neighbour table hashing", () => {
+  it("bucket hash is a uint32 for every interface and address (a negative one walked out of range)", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 4095 }), fc.integer({ min: 0, max: 0xffffffff }), (i, ip) => {
+      const h = neighHash(i, ip);
+      return Number.isInteger(h) && h >= 0 && h < 2 ** 32;
+    }), { numRuns: 5000 });
+    expect(neighHash(1, 0xac110003)).toBeGreaterThanOrEqual(0);
   });
 });
