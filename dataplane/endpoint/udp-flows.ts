@@ -92,8 +92,13 @@ export class UdpFlowGenerator {
   private fire(): void {
     const k = this.tick++;
     const socks = this.socks;
+    // One route lookup per tick for all flows (same destination, and the table cannot change
+    // within a tick), as a connected socket's cached route; source address from it.
+    const st = this.st;
+    const r = st.route(this.dst);
+    const src = r < 0 ? 0 : st.source(r, this.dst);
     for (let f = 0; f < socks.length; f++) {
-      if (this.sendOne(socks[f]!, f, k) < 0) this.sendErrors++;
+      if (this.sendOne(socks[f]!, f, k, r, src) < 0) this.sendErrors++;
       else this.sent[f]!++;
     }
     if (this.tick < this.count) this.ns.engine.clock.arm(this.timer, this.startAt + Math.round(this.tick * this.periodNs));
@@ -103,12 +108,10 @@ export class UdpFlowGenerator {
     }
   }
 
-  private sendOne(sk: UdpSocket, flow: number, seq: number): number {
+  private sendOne(sk: UdpSocket, flow: number, seq: number, r: number, src: number): number {
     const st = this.st;
     const dst = this.dst;
-    const r = st.route(dst);
     if (r < 0) return r;
-    const src = st.source(r, dst);
     const len = this.payloadLen;
     const s = st.alloc(8 + len);
     if (s < 0) return s;
@@ -123,7 +126,9 @@ export class UdpFlowGenerator {
     setU32(b, p + 8, seq);
     setU32(b, p + 12, Math.floor(now / 0x1_0000_0000));
     setU32(b, p + 16, (now % 0x1_0000_0000) | 0);
-    b.fill(0, p + FLOW_HEADER_LEN, p + len);
+    const end = p + len;
+    if (len < 64 + FLOW_HEADER_LEN) for (let i = p + FLOW_HEADER_LEN; i < end; i++) b[i] = 0; // short: no builtin call
+    else b.fill(0, p + FLOW_HEADER_LEN, end);
     udpHeader(b, udp, sk.port, this.opts.dport, len, src, dst);
     return st.ipSend(s, sk, 17, src, dst, r);
   }

@@ -82,10 +82,11 @@ function localDeliver(ns: Netns, s: number, ip: number, ihl: number, total: numb
   if (proto === 1 && total - ihl >= 8 && ns.icmp !== null) return ns.icmp(ns, s, ip, l4);
   if (proto === 17 && total - ihl >= 8) {
     const h = ns.udp.get(getU16(b, l4 + 2));
-    if (h) return h(ns, s, ip, l4);
+    if (h !== null) return h(ns, s, ip, l4);
     if (dst === 0xffffffff) return e.deliver(ns, s);
     return icmpError(ns, s, ip, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, ns.r["port-unreachable"]);
   }
+  if (proto === 6 && total - ihl >= 20 && ns.tcp !== null) return ns.tcp(ns, s, ip, l4);
   if (e.arena.flags[s]! & PKT_TRACE) e.trace.note(s, ns, `local delivery, protocol ${proto}`);
   e.deliver(ns, s);
 }

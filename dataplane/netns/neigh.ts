@@ -70,6 +70,8 @@ export class NeighTable {
   private readonly nodeNext: Int32Array;
   private freeNode: number;
   count = 0;
+  /** Index of the last entry find() returned (any index; validated on use). */
+  private lastHit = 0;
   queued = 0;
   full = 0;
   private readonly timer: Timer;
@@ -97,6 +99,15 @@ export class NeighTable {
 
   /** Entry index for (ifindex, ip), or -1. */
   find(ifindex: number, ip: number): number {
+    // the entry found last (a flow's packets follow each other): checked before hashing
+    const last = this.lastHit;
+    if (this.ifs[last] === ifindex && this.ips[last] === ip) return last;
+    const i = this.probe(ifindex, ip);
+    if (i >= 0) this.lastHit = i;
+    return i;
+  }
+
+  private probe(ifindex: number, ip: number): number {
     const cap = this.cap;
     let i = neighHash(ifindex, ip) % cap;
     for (let k = 0; k < cap; k++) {

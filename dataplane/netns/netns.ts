@@ -28,6 +28,7 @@ import { outputVia } from "./ip-output.js";
 import { arpInput, sendArpRequest } from "./arp-proc.js";
 import { ipInput } from "./ip-input.js";
 import { hostUnreachable } from "./icmp-error.js";
+import { PortTable } from "./port-table.js";
 
 export const REASONS = [
   "iface-down", "truncated", "other-host", "unknown-ethertype", "arp-invalid", "arp-not-for-us",
@@ -64,10 +65,14 @@ export class Netns extends Device implements NeighOwner {
   localAddr = new Uint32Array(8);
   localIf = new Int32Array(8);
   nLocal = 0;
-  readonly udp = new Map<number, UdpHandler>();
+  /** UDP handlers by local port (a bound socket). */
+  readonly udp = new PortTable<UdpHandler>();
   /** Local ICMP other than echo requests (echo replies, errors), for sockets (dataplane/endpoint):
    *  like a UdpHandler it must deliver or drop the slot. Null: delivered to the stack. */
   icmp: UdpHandler | null = null;
+  /** Local TCP segments, for the TCP layer (dataplane/endpoint/tcp.ts): like a UdpHandler it must
+   *  deliver or drop the slot. Null: delivered to the stack. */
+  tcp: UdpHandler | null = null;
   ipIdent: () => number = () => 0;
   // delayed transmissions (proxy ARP replies): a small ring sorted by time
   private readonly lateSlot = new Int32Array(64);
