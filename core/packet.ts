@@ -20,6 +20,11 @@
 
 /** Flag bits in `PacketArena.flags`. */
 export const PKT_TRACE = 1 << 0;
+/** (1 << 1 is the namespace's PKT_FORWARDED.) The L4 checksum was written by the local stack that
+ *  built the packet: Linux hands such a packet across a veth as CHECKSUM_PARTIAL, and the
+ *  receiving stack accepts it without verifying (skb_csum_unnecessary). A packet from anywhere
+ *  else (a replayed capture, a crafted frame) lacks the flag and is verified. */
+export const PKT_L4_CSUM_OK = 1 << 2;
 
 export interface ArenaOptions {
   slotCount: number;

@@ -22,6 +22,7 @@ import { fragmentAndSend } from "../netns/fragment.js";
 import { getU16, setU16, setU32 } from "../../core/bytes.js";
 import { internetChecksum } from "../../core/checksum.js";
 import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
+import { PKT_L4_CSUM_OK } from "../../core/packet.js";
 import { IpIdGenerator, IPV4_DF, jiffies, selectIdent, sendsDf, type IdentSocket } from "./ip-id.js";
 import { ephemeralPort } from "./ports.js";
 
@@ -161,6 +162,7 @@ export class Sockets extends Device {
     setU32(b, ip + 12, src);
     setU32(b, ip + 16, dst);
     setU16(b, ip + 10, internetChecksum(b, ip, 20));
+    a.flags[slot]! |= PKT_L4_CSUM_OK; // the caller wrote the L4 checksum
     if (total > mtu) fragmentAndSend(ns, slot, r, dst >>> 0, mtu);
     else outputVia(ns, slot, r, dst >>> 0);
     return slot;

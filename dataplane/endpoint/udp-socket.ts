@@ -16,6 +16,7 @@ import type { Netns } from "../netns/netns.js";
 import { icmpError } from "../netns/icmp-error.js";
 import { getU16, getU32, setU16 } from "../../core/bytes.js";
 import { checksumAdd, checksumFinish, checksumFold } from "../../core/checksum.js";
+import { PKT_L4_CSUM_OK } from "../../core/packet.js";
 import { IP_PMTUDISC_WANT } from "./ip-id.js";
 import { EADDRINUSE, L4_AT, sockets, type IcmpListener, type SendSocket, type Sockets } from "./stack.js";
 
@@ -169,7 +170,9 @@ export class UdpSocket implements SendSocket, IcmpListener {
     const l = getU16(b, udp + 4);
     const room = getU16(b, ip + 2) - (udp - ip);
     if (l < 8 || l > room) return e.drop(this.st, this.st.rUdpLength, s);
-    if (getU16(b, udp + 6) !== 0) {
+    // a received 0 means "no checksum"; a datagram built by a local stack (PKT_L4_CSUM_OK, a
+    // veth's CHECKSUM_PARTIAL) is accepted unverified, as Linux does
+    if (getU16(b, udp + 6) !== 0 && (e.arena.flags[s]! & PKT_L4_CSUM_OK) === 0) {
       const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + l;
       if (checksumFold(checksumAdd(pseudo, b, udp, l)) !== 0xffff) return e.drop(this.st, this.st.rUdpChecksum, s);
     }
