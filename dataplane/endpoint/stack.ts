@@ -164,7 +164,7 @@ export class Sockets extends Device {
     setU16(b, ip + 10, internetChecksum(b, ip, 20));
     a.flags[slot]! |= PKT_L4_CSUM_OK; // the caller wrote the L4 checksum
     if (total > mtu) fragmentAndSend(ns, slot, r, dst >>> 0, mtu);
-    else outputVia(ns, slot, r, dst >>> 0);
+    else outputVia(ns, slot, r, dst);
     return slot;
   }
 

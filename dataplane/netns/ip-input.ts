@@ -68,7 +68,7 @@ function forward(ns: Netns, s: number, inPort: number, ip: number, _ihl: number,
   }
   if (a.flags[s]! & PKT_TRACE) e.trace.note(s, ns, `forward ${formatIpv4(getU32(b, ip + 12))} > ${formatIpv4(dst)} in ${ns.portNames[inPort]}, ttl ${b[ip + 8]} -> ${b[ip + 8]! - 1}`);
   ipv4DecTtl(b, ip);
-  outputVia(ns, s, rt, dst);
+  outputVia(ns, s, rt, dst | 0);
 }
 
 function localDeliver(ns: Netns, s: number, ip: number, ihl: number, total: number, dst: number): void {
@@ -112,6 +112,6 @@ function echoReply(ns: Netns, s: number, ip: number, ihl: number, dst: number): 
   const rt = routeLookup(ns, src);
   if (rt < 0 || routeType(ns, rt) !== RTN_UNICAST) return e.drop(ns, ns.r["no-route"], s);
   if (e.arena.flags[s]! & PKT_TRACE) e.trace.note(s, ns, `echo request from ${formatIpv4(src)}: reply`);
-  outputVia(ns, s, rt, src);
+  outputVia(ns, s, rt, src | 0);
 }
 

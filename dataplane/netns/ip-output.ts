@@ -8,13 +8,17 @@ import { formatIpv4 } from "../../core/addr.js";
 import type { Netns } from "./netns.js";
 import { routeNextHop, routeOif } from "./route.js";
 
-/** Send the packet in `slot` (Ethernet header space at its start, IPv4 after) along route `r`. */
+/**
+ * Send the packet in `slot` (Ethernet header space at its start, IPv4 after) along route `r`.
+ * `dst` in int32 or uint32 form; callers on the per-packet path pass int32 (`d | 0`) so that the
+ * call never boxes it (see NeighTable.resolveEntry).
+ */
 export function outputVia(ns: Netns, slot: number, r: number, dst: number): void {
   const oif = routeOif(ns, r);
-  const nh = routeNextHop(ns, r, dst);
+  const nh = routeNextHop(ns, r, dst) | 0;
   const e = ns.engine;
-  if (e.arena.flags[slot]! & PKT_TRACE) e.trace.note(slot, ns, `route to ${formatIpv4(dst)}: dev ${ns.portNames[oif]}${nh !== dst ? ` via ${formatIpv4(nh)}` : ""}`);
+  if (e.arena.flags[slot]! & PKT_TRACE) e.trace.note(slot, ns, `route to ${formatIpv4(dst >>> 0)}: dev ${ns.portNames[oif]}${nh !== (dst | 0) ? ` via ${formatIpv4(nh >>> 0)}` : ""}`);
   if (ns.up[oif] === 0) return e.drop(ns, ns.r["iface-down"], slot);
-  const mac = ns.neigh.resolve(oif, nh, slot);
-  if (mac >= 0) ns.sendEth(slot, oif, mac);
+  const i = ns.neigh.resolveEntry(oif, nh, slot);
+  if (i >= 0) ns.sendEthNeigh(slot, oif, i);
 }

@@ -257,6 +257,19 @@ export class Netns extends Device implements NeighOwner {
     this.engine.transmit(this, ifindex, slot);
   }
 
+  /** sendEth to the MAC of neighbour entry `entry` (the per-packet output path: no 48-bit MAC
+   *  crosses a call, see NeighTable.resolveEntry). */
+  sendEthNeigh(slot: number, ifindex: number, entry: number): void {
+    const a = this.engine.arena;
+    const off = a.start(slot);
+    const b = a.bytes;
+    setU48(b, off, this.neigh.mac[entry]!);
+    setU48(b, off + 6, this.mac[ifindex]!);
+    setU16(b, off + 12, ETHERTYPE_IPV4);
+    if (a.flags[slot]! & PKT_TRACE) this.engine.trace.note(slot, this, `out ${this.portNames[ifindex]} to ${formatMac(this.neigh.mac[entry]!)}`);
+    this.engine.transmit(this, ifindex, slot);
+  }
+
   /** Queue a frame for transmission after `delay` ns (proxy ARP's proxy_delay). */
   sendLater(slot: number, ifindex: number, delay: number): void {
     if (this.nLate === this.lateSlot.length) return this.engine.drop(this, this.r["arp-invalid"], slot);
