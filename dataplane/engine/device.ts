@@ -26,6 +26,10 @@ export abstract class Device {
   /** Wiring: peer device id and port for each port (-1 when not wired). */
   peerDev = new Int32Array(4).fill(-1);
   peerPort = new Int32Array(4).fill(-1);
+  /** Armed `trace add` rules looking at this device (its own, and `local` rules of the devices
+   *  wired to it, which decide their packets here): the engine calls the trace hooks only when
+   *  non-zero (trace.ts). */
+  traceArmed = 0;
   /** Capture tap index per port (-1 none). */
   tapOf = new Int32Array(4).fill(-1);
   /** Per-port counters. */

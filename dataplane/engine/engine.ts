@@ -117,12 +117,16 @@ export class Engine {
   alloc(dev: Device): number {
     const s = this.arena.alloc();
     if (s < 0) dev.drops[R_NO_BUFFER]!++;
+    // `trace add` with `local`: packets a device creates may be marked (trace.ts `created`).
+    else if (dev.traceArmed !== 0) this.trace.created(dev, s);
     return s;
   }
 
   /** Put `slot` into `dev`'s input ring as arriving on `port`. */
   enqueue(dev: Device, port: number, slot: number): void {
     const a = this.arena;
+    // `trace add` on this device (or a neighbour's): one test per packet while none is armed.
+    if (dev.traceArmed !== 0) this.trace.arrive(dev, port, slot);
     dev.rxPackets[port]!++;
     dev.rxBytes[port]! += a.len[slot]!;
     if (dev.tapOf[port]! >= 0) this.capture!.write(dev.tapOf[port]!, slot, true);
