@@ -62,15 +62,31 @@ function setup(prefixes: number) {
     slots[j] = s;
     pristine.push(f);
   }
+  // Forwarding rewrites the Ethernet header (14 bytes), the TTL and the header checksum; the
+  // harness puts back exactly those from the pristine copies, byte by byte (a Uint8Array.set per
+  // frame, a builtin call, cost ~30 ns of the ~150 measured per frame before).
+  const b = a.bytes;
+  const starts = Int32Array.from(slots, (s) => a.start(s));
+  const orig = new Uint8Array(N * 64);
+  pristine.forEach((f, j) => orig.set(f.subarray(0, 64), j * 64));
   const harness = () => {
     for (let j = 0; j < N; j++) {
-      const s = slots[j]!;
-      a.bytes.set(pristine[j]!, a.start(s));
-      a.port[s] = e0;
+      const o = starts[j]!, p = j * 64;
+      for (let k = 0; k < 14; k++) b[o + k] = orig[p + k]!;
+      b[o + 22] = orig[p + 22]!; // TTL
+      b[o + 24] = orig[p + 24]!; // header checksum
+      b[o + 25] = orig[p + 25]!;
+      a.port[slots[j]!] = e0;
     }
     out.ringCount = 0;
     out.ringHead = 0;
   };
+  // the restored frames must equal the pristine ones (a harness that missed a byte would let
+  // later iterations forward different frames)
+  harness();
+  pristine.forEach((f, j) => {
+    for (let k = 0; k < f.length; k++) if (b[starts[j]! + k] !== f[k]) throw new Error(`route bench: frame ${j} byte ${k} not restored`);
+  });
   return { r, slots, harness, routes: dsts.length, out };
 }
 
