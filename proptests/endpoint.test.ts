@@ -4,12 +4,15 @@
 //  - random bind(0)/close sequences keep bound ports unique and within 32768-60999;
 //  - the flow sink's loss/duplicate/reorder arithmetic equals a Set-based reference for any
 //    arrival sequence;
+//  - every datagram a socket sends (any TOS, TTL, size, PMTU mode) dissects with valid checksums;
 import { fc, test } from "@fast-check/vitest";
 import { expect } from "vitest";
 import { ephemeralPort, ephemeralPortReference, PORT_RANGE_HIGH, PORT_RANGE_LOW } from "../dataplane/endpoint/ports.js";
 import { FlowCounter, flowCountReference } from "../dataplane/endpoint/udp-flows.js";
 import { UdpSocket } from "../dataplane/endpoint/udp-socket.js";
 import { docker0 } from "../dataplane/topologies/docker0.js";
+import { MemorySink, newCaptureRecord, openCaptureBytes } from "../core/pcap/index.js";
+import { dissectFrame } from "../core/wire/frame.js";
 
 test.prop([
   fc.integer({ min: 0, max: 0xffffffff }),
@@ -59,5 +62,32 @@ test.prop([fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0
       const got = { received: c.received[f] ?? 0, distinct: c.distinct[f] ?? 0, duplicated: c.duplicated[f] ?? 0, reordered: c.reordered[f] ?? 0, next: c.next[f] ?? 0 };
       expect(got).toEqual(ref);
     }
+  },
+);
+
+test.prop([fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 1400 }), fc.constantFrom(0, 1, 2), fc.integer({ min: 1, max: 1000 })], { numRuns: 60 })(
+  "every datagram a socket sends is a valid frame: IPv4 header checksum (computed from the field values) and UDP checksum verify",
+  (tos, ttl, len, pmtudisc, seed) => {
+    const sink = new MemorySink();
+    const t = docker0(2, { seed, capture: sink });
+    const [c2] = t.containers as [NonNullable<(typeof t.containers)[0]>];
+    const s = new UdpSocket(c2, { tos, ttl, pmtudisc });
+    for (let k = 0; k < 3; k++) s.sendTo(0xac110003, 9 + k, len + k);
+    t.engine.run(5e9);
+    t.engine.capture!.close();
+    const rd = openCaptureBytes(sink.bytes());
+    const r = newCaptureRecord();
+    let udpFrames = 0;
+    while (rd.next(r)) {
+      if (r.interfaceName !== "c2/eth0" || (r.flags & 3) !== 2 || r.data[12] !== 8 || r.data[13] !== 0) continue;
+      const d = dissectFrame(r.data);
+      expect(d.error).toBe(0);
+      const ip = d.layers[1] as { kind: string; tos: number; ttl: number; protocol: number };
+      if (ip.protocol !== 17) continue;
+      expect(ip.tos).toBe(tos);
+      expect(ip.ttl).toBe(ttl);
+      udpFrames++;
+    }
+    expect(udpFrames).toBeGreaterThanOrEqual(3);
   },
 );

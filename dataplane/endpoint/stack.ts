@@ -20,7 +20,7 @@ import { RTN_UNICAST, routeLookup, routeOif, routePrefSrc, routeType } from "../
 import { outputVia } from "../netns/ip-output.js";
 import { fragmentAndSend } from "../netns/fragment.js";
 import { getU16, setU16, setU32 } from "../../core/bytes.js";
-import { internetChecksum } from "../../core/checksum.js";
+import { checksumFinish } from "../../core/checksum.js";
 import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { PKT_L4_CSUM_OK } from "../../core/packet.js";
 import { IpIdGenerator, IPV4_DF, jiffies, selectIdent, sendsDf, type IdentSocket } from "./ip-id.js";
@@ -151,17 +151,22 @@ export class Sockets extends Device {
       e.deliver(ns, slot); // never sent: the application got EMSGSIZE
       return EMSGSIZE;
     }
+    const tos = sk.tos & 0xff, ttl = sk.ttl & 0xff;
+    const id = selectIdent(this.ids, sk, df, src, dst, proto, jiffies(e.clock.now));
+    const frag = df ? IPV4_DF : 0;
     b[ip] = 0x45;
-    b[ip + 1] = sk.tos;
+    b[ip + 1] = tos;
     setU16(b, ip + 2, total);
-    setU16(b, ip + 4, selectIdent(this.ids, sk, df, src, dst, proto, jiffies(e.clock.now)));
-    setU16(b, ip + 6, df ? IPV4_DF : 0);
-    b[ip + 8] = sk.ttl;
+    setU16(b, ip + 4, id);
+    setU16(b, ip + 6, frag);
+    b[ip + 8] = ttl;
     b[ip + 9] = proto;
-    setU16(b, ip + 10, 0);
     setU32(b, ip + 12, src);
     setU32(b, ip + 16, dst);
-    setU16(b, ip + 10, internetChecksum(b, ip, 20));
+    // header checksum from the field values just written, not by reading the 20 bytes back
+    // (equal to internetChecksum(b, ip, 20) over the header with a zero checksum field; tested)
+    const sum = (0x4500 | tos) + total + id + frag + ((ttl << 8) | proto) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    setU16(b, ip + 10, checksumFinish(sum));
     a.flags[slot]! |= PKT_L4_CSUM_OK; // the caller wrote the L4 checksum
     if (total > mtu) fragmentAndSend(ns, slot, r, dst >>> 0, mtu);
     else outputVia(ns, slot, r, dst);
