@@ -124,8 +124,9 @@ export class UdpFlowGenerator {
     setU16(b, p + 4, flow);
     setU16(b, p + 6, 0);
     setU32(b, p + 8, seq);
-    setU32(b, p + 12, Math.floor(now / 0x1_0000_0000));
-    setU32(b, p + 16, (now % 0x1_0000_0000) | 0);
+    const hi = Math.floor(now / 0x1_0000_0000);
+    setU32(b, p + 12, hi);
+    setU32(b, p + 16, (now - hi * 0x1_0000_0000) | 0); // now mod 2^32 without a float `%`
     const end = p + len;
     if (len < 64 + FLOW_HEADER_LEN) for (let i = p + FLOW_HEADER_LEN; i < end; i++) b[i] = 0; // short: no builtin call
     else b.fill(0, p + FLOW_HEADER_LEN, end);
