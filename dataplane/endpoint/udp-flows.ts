@@ -13,7 +13,9 @@
 // FlowSink: a UDP socket on a port that reads that payload and counts per flow, as iperf does:
 // received, duplicated (a seq seen before), reordered (a new seq lower than the highest seen),
 // lost (expected - distinct seqs; expected = highest seq + 1 unless the caller knows the count),
-// and one-way delay min/max/sum. Datagrams without the magic are counted as `foreign`.
+// and one-way delay min/max/sum, over a sliding window of 65,536 seqs per flow (fixed memory for
+// any run length; older arrivals are counted as `late`). Datagrams without the magic are counted
+// as `foreign`.
 
 import type { Netns } from "../netns/netns.js";
 import { Timer } from "../engine/clock.js";
@@ -140,38 +142,62 @@ export class UdpFlowGenerator {
   }
 }
 
-/** Per-flow counters of loss, duplication and reordering (the sink's arithmetic). */
+/**
+ * Per-flow counters of loss, duplication and reordering (the sink's arithmetic), over a sliding
+ * window of the last `window` sequence numbers per flow (a ring bitmap, `window` / 8 bytes per
+ * flow, 8 KiB by default), so memory stays fixed however long a run is. A seq inside the window is
+ * checked exactly (duplicate, or late = reordered); a seq older than the window cannot be checked
+ * for duplication and is counted as received, distinct, reordered and `late`.
+ */
 export class FlowCounter {
   received = new Float64Array(4);
   distinct = new Float64Array(4);
   duplicated = new Float64Array(4);
   reordered = new Float64Array(4);
+  /** Older than the window (also counted in reordered and distinct). */
+  late = new Float64Array(4);
   /** Highest seq seen + 1 (0: none). */
   next = new Float64Array(4);
-  private seen: Uint8Array[] = [];
+  private bits: (Uint32Array | undefined)[] = [];
   flows = 0;
+  private readonly mask: number;
+
+  constructor(readonly window = 1 << 16) {
+    if (!Number.isInteger(window) || window < 32 || (window & (window - 1)) !== 0) throw new RangeError(`flow counter window ${window}: must be a power of two >= 32`);
+    this.mask = window - 1;
+  }
 
   add(flow: number, seq: number): void {
     if (flow >= this.received.length) this.grow(Math.max(flow + 1, this.received.length * 2));
     if (flow >= this.flows) this.flows = flow + 1;
     this.received[flow]!++;
-    let seen = this.seen[flow] ?? (this.seen[flow] = new Uint8Array(1024));
-    if (seq >= seen.length * 8) {
-      let n = seen.length * 2;
-      while (seq >= n * 8) n *= 2;
-      const g = new Uint8Array(n);
-      g.set(seen);
-      seen = this.seen[flow] = g;
+    let bits = this.bits[flow];
+    if (bits === undefined) bits = this.bits[flow] = new Uint32Array(this.window >>> 5); // first packet of the flow
+    const next = this.next[flow]!;
+    const mask = this.mask;
+    if (seq >= next) {
+      // the window moves up to seq: the positions of next..seq-1 now stand for seqs not seen yet
+      if (seq - next >= this.window) bits.fill(0);
+      else for (let q = next; q < seq; q++) bits[(q & mask) >>> 5]! &= ~(1 << (q & 31));
+      bits[(seq & mask) >>> 5]! |= 1 << (seq & 31);
+      this.distinct[flow]!++;
+      this.next[flow] = seq + 1;
+      return;
     }
-    const bit = 1 << (seq & 7);
-    if (seen[seq >>> 3]! & bit) {
+    if (seq < next - this.window) {
+      this.late[flow]!++;
+      this.distinct[flow]!++;
+      this.reordered[flow]!++;
+      return;
+    }
+    const w = (seq & mask) >>> 5, bit = 1 << (seq & 31);
+    if ((bits[w]! & bit) !== 0) {
       this.duplicated[flow]!++;
       return;
     }
-    seen[seq >>> 3]! |= bit;
+    bits[w]! |= bit;
     this.distinct[flow]!++;
-    if (seq + 1 < this.next[flow]!) this.reordered[flow]!++;
-    else this.next[flow] = seq + 1;
+    this.reordered[flow]!++;
   }
 
   /** Lost in `flow`: expected (default: highest seq + 1) minus distinct seqs received. */
@@ -189,15 +215,23 @@ export class FlowCounter {
     this.distinct = f(this.distinct);
     this.duplicated = f(this.duplicated);
     this.reordered = f(this.reordered);
+    this.late = f(this.late);
     this.next = f(this.next);
   }
 }
 
-/** The counts a FlowCounter must give, computed as plainly as possible (reference for tests). */
-export function flowCountReference(seqs: readonly number[]): { received: number; distinct: number; duplicated: number; reordered: number; next: number } {
+/** The counts a FlowCounter with `window` must give, computed as plainly as possible with a Set
+ *  (reference for tests). */
+export function flowCountReference(seqs: readonly number[], window = 1 << 16): { received: number; distinct: number; duplicated: number; reordered: number; late: number; next: number } {
   const seen = new Set<number>();
-  let duplicated = 0, reordered = 0, max = -1;
+  let duplicated = 0, reordered = 0, late = 0, max = -1;
   for (const s of seqs) {
+    if (max >= 0 && s < max + 1 - window) {
+      late++;
+      reordered++;
+      seen.add(s);
+      continue;
+    }
     if (seen.has(s)) {
       duplicated++;
       continue;
@@ -206,7 +240,7 @@ export function flowCountReference(seqs: readonly number[]): { received: number;
     if (s < max) reordered++;
     else max = s;
   }
-  return { received: seqs.length, distinct: seen.size, duplicated, reordered, next: max + 1 };
+  return { received: seqs.length, distinct: seqs.length - duplicated, duplicated, reordered, late, next: max + 1 };
 }
 
 export interface FlowReport {
@@ -215,6 +249,8 @@ export interface FlowReport {
   lost: number;
   duplicated: number;
   reordered: number;
+  /** Arrived older than the counter's window (also in reordered). */
+  late: number;
   /** One-way delay, ns. */
   minDelay: number;
   maxDelay: number;
@@ -272,6 +308,7 @@ export class FlowSink {
         lost: c.lost(f, expected),
         duplicated: c.duplicated[f]!,
         reordered: c.reordered[f]!,
+        late: c.late[f]!,
         minDelay: n ? this.minDelay[f]! : 0,
         maxDelay: this.maxDelay[f]!,
         avgDelay: n ? this.sumDelay[f]! / n : 0,
