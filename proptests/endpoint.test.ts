@@ -8,7 +8,7 @@
 import { fc, test } from "@fast-check/vitest";
 import { expect } from "vitest";
 import { ephemeralPort, ephemeralPortReference, PORT_RANGE_HIGH, PORT_RANGE_LOW } from "../dataplane/endpoint/ports.js";
-import { FlowCounter, flowCountReference } from "../dataplane/endpoint/udp-flows.js";
+import { FlowCounter, flowCountReference, udpFlows } from "../dataplane/endpoint/udp-flows.js";
 import { UdpSocket } from "../dataplane/endpoint/udp-socket.js";
 import { docker0 } from "../dataplane/topologies/docker0.js";
 import { MemorySink, newCaptureRecord, openCaptureBytes } from "../core/pcap/index.js";
@@ -101,5 +101,27 @@ test.prop([fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 255 }), f
       udpFrames++;
     }
     expect(udpFrames).toBeGreaterThanOrEqual(3);
+  },
+);
+
+test.prop([fc.integer({ min: 62, max: 1514 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 1, max: 1000 })], { numRuns: 40 })(
+  "every frame the UDP flow generator sends (checksum computed from the values written) dissects with valid checksums",
+  (frameSize, flows, dport, seed) => {
+    const sink = new MemorySink();
+    const t = docker0(2, { seed, capture: sink });
+    const [c2] = t.containers as [NonNullable<(typeof t.containers)[0]>];
+    udpFlows(c2, { dst: 0xac110003, dport, flows, pps: 1000, count: 3, frameSize });
+    t.engine.run(1e9);
+    t.engine.capture!.close();
+    const rd = openCaptureBytes(sink.bytes());
+    const r = newCaptureRecord();
+    let n = 0;
+    while (rd.next(r)) {
+      if (r.interfaceName !== "c2/eth0" || (r.flags & 3) !== 2 || r.data[23] !== 17) continue;
+      expect(dissectFrame(r.data).error).toBe(0);
+      expect(r.data.length).toBe(frameSize);
+      n++;
+    }
+    expect(n).toBe(3 * flows);
   },
 );
