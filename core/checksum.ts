@@ -53,6 +53,16 @@ export function checksumAdd(sum: number, b: Uint8Array, off: number, len: number
   return sum;
 }
 
+/**
+ * checksumAdd(0, b, off, 20) straight-line, for the 20-byte IPv4 header without options that the
+ * forwarding path verifies per packet (same folded value; property-tested).
+ */
+export function checksumAdd20(b: Uint8Array, off: number): number {
+  const hi = b[off]! + b[off + 2]! + b[off + 4]! + b[off + 6]! + b[off + 8]! + b[off + 10]! + b[off + 12]! + b[off + 14]! + b[off + 16]! + b[off + 18]!;
+  const lo = b[off + 1]! + b[off + 3]! + b[off + 5]! + b[off + 7]! + b[off + 9]! + b[off + 11]! + b[off + 13]! + b[off + 15]! + b[off + 17]! + b[off + 19]!;
+  return hi * 256 + lo;
+}
+
 /** The plain word-at-a-time sum that `checksumAdd` replaces, kept as its reference (same folded value). */
 export function checksumAddReference(sum: number, b: Uint8Array, off: number, len: number): number {
   const end = off + len;

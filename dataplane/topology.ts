@@ -294,7 +294,7 @@ export class Topology {
     if (e.state === "interface") {
       const ns = e.device as Netns;
       ns.mtu[e.port] = mtu;
-      ns.mac[e.port] = mac;
+      ns.setMac(e.port, mac);
       if (s.up !== undefined) ns.setUp(e.name, s.up);
     } else if (e.state === "port" && br) {
       if (mac !== e.mac) {

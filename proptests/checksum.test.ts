@@ -2,7 +2,7 @@
 // 16- and 32-bit fields, applied in any number and order.
 import { fc, test } from "@fast-check/vitest";
 import { expect } from "vitest";
-import { checksumAdd, checksumAddReference, checksumFold, checksumUpdate16, checksumUpdate32, internetChecksum } from "../core/checksum.js";
+import { checksumAdd, checksumAdd20, checksumAddReference, checksumFold, checksumUpdate16, checksumUpdate32, internetChecksum } from "../core/checksum.js";
 import { getU16, getU32, setU16, setU32 } from "../core/bytes.js";
 
 const rewrite = fc.record({ wide: fc.boolean(), pos: fc.nat(), value: fc.nat({ max: 0xffffffff }) });
@@ -44,5 +44,13 @@ test.prop([fc.uint8Array({ maxLength: 20000 }), fc.nat(), fc.nat(), fc.nat({ max
     const off = bytes.length ? a % bytes.length : 0;
     const len = bytes.length - off ? b % (bytes.length - off + 1) : 0;
     expect(checksumFold(checksumAdd(start, bytes, off, len))).toBe(checksumFold(checksumAddReference(start, bytes, off, len)));
+  },
+);
+
+test.prop([fc.uint8Array({ minLength: 20, maxLength: 64 }), fc.nat()], { numRuns: 2000 })(
+  "checksumAdd20 (straight-line 20-byte header sum) folds to the same value as checksumAdd",
+  (buf, at) => {
+    const off = at % (buf.length - 19);
+    expect(checksumFold(checksumAdd20(buf, off))).toBe(checksumFold(checksumAdd(0, buf, off, 20)));
   },
 );

@@ -10,7 +10,7 @@
 // Routing comes before the TTL check, as in Linux (ip_route_input, then ip_forward).
 
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
-import { checksumFold, checksumAdd, checksumUpdate16 } from "../../core/checksum.js";
+import { checksumFold, checksumAdd, checksumAdd20, checksumUpdate16 } from "../../core/checksum.js";
 import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { ipv4DecTtl } from "../../core/wire/ipv4.js";
 import { PKT_TRACE } from "../../core/packet.js";
@@ -33,7 +33,7 @@ export function ipInput(ns: Netns, s: number, port: number, off: number, len: nu
   const ihl = (b[ip]! & 15) * 4;
   const total = getU16(b, ip + 2);
   if (ihl < 20 || total < ihl || total > avail) return e.drop(ns, r["ip-header"], s);
-  if (checksumFold(checksumAdd(0, b, ip, ihl)) !== 0xffff) return e.drop(ns, r["ip-checksum"], s);
+  if (checksumFold(ihl === 20 ? checksumAdd20(b, ip) : checksumAdd(0, b, ip, ihl)) !== 0xffff) return e.drop(ns, r["ip-checksum"], s);
   if (total < avail) a.setLen(s, ETH_HEADER_LEN + total); // strip Ethernet padding
   const dst = getU32(b, ip + 16);
   const src = getU32(b, ip + 12);

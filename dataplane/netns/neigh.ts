@@ -58,6 +58,10 @@ export class NeighTable {
   private readonly ips: Int32Array;
   readonly state: Uint8Array;
   readonly mac: Float64Array;
+  /** The same MAC as its top 16 bits and low 32 bits (int32), written into frames per packet
+   *  without float arithmetic (netns.ts sendEthNeigh). Always set through setMac. */
+  readonly macHi: Int32Array;
+  readonly macLo: Int32Array;
   private readonly deadline: Float64Array;
   private readonly confirmed: Float64Array;
   private readonly used: Float64Array;
@@ -83,6 +87,8 @@ export class NeighTable {
     this.ips = new Int32Array(capacity);
     this.state = new Uint8Array(capacity);
     this.mac = new Float64Array(capacity);
+    this.macHi = new Int32Array(capacity);
+    this.macLo = new Int32Array(capacity);
     this.deadline = new Float64Array(capacity).fill(Infinity);
     this.confirmed = new Float64Array(capacity);
     this.used = new Float64Array(capacity);
@@ -131,7 +137,7 @@ export class NeighTable {
     this.ifs[i] = ifindex;
     this.ips[i] = ip | 0;
     this.state[i] = NUD_NONE;
-    this.mac[i] = 0;
+    this.setMac(i, 0);
     this.deadline[i] = Infinity;
     this.probes[i] = 0;
     // neigh_alloc: an old confirmation (now - 2 * base_reachable_time), so nothing counts as confirmed
@@ -259,7 +265,7 @@ export class NeighTable {
     const st = this.state[i]!;
     if (st === NUD_PERMANENT) return;
     const sameMac = this.mac[i] === mac && st !== NUD_NONE && st !== NUD_INCOMPLETE && st !== NUD_FAILED;
-    this.mac[i] = mac;
+    this.setMac(i, mac);
     if (isReply) {
       this.state[i] = NUD_REACHABLE;
       this.confirmed[i] = now;
@@ -273,13 +279,19 @@ export class NeighTable {
     if (this.qHead[i]! >= 0) this.flush(i, mac);
   }
 
+  private setMac(i: number, mac: number): void {
+    this.mac[i] = mac;
+    this.macHi[i] = Math.floor(mac / 0x1_0000_0000);
+    this.macLo[i] = mac % 0x1_0000_0000 | 0;
+  }
+
   /** `ip neigh add/replace ... lladdr MAC nud permanent`. */
   addPermanent(ifindex: number, ip: number, mac: number): boolean {
     let i = this.find(ifindex, ip);
     if (i < 0) i = this.insert(ifindex, ip);
     if (i < 0) return false;
     this.state[i] = NUD_PERMANENT;
-    this.mac[i] = mac;
+    this.setMac(i, mac);
     this.deadline[i] = Infinity;
     if (this.qHead[i]! >= 0) this.flush(i, mac);
     return true;

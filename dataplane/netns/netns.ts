@@ -17,7 +17,7 @@ import { Device } from "../engine/device.js";
 import { Timer } from "../engine/clock.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { MAC_BROADCAST, formatIpv4, formatMac, cidr, parseCidr as parseCidrStrict, type Cidr } from "../../core/addr.js";
-import { getU16, getU32, getU48, setU16, setU48 } from "../../core/bytes.js";
+import { getU16, getU32, getU48, setU16, setU32, setU48 } from "../../core/bytes.js";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { NeighTable, type NeighOwner, LINUX_NEIGH, NUD_NAMES, NUD_FAILED, NUD_INCOMPLETE } from "./neigh.js";
 import { IcmpRateLimit } from "./icmp-limit.js";
@@ -55,6 +55,9 @@ export class Netns extends Device implements NeighOwner {
   ipForward = false;
   // per interface (index = port)
   mac = new Float64Array(8);
+  /** Each interface's MAC as top 16 / low 32 bits (int32), for writing frames: set with setMac. */
+  macHi = new Int32Array(8);
+  macLo = new Int32Array(8);
   mtu = new Int32Array(8);
   up = new Uint8Array(8);
   proxyArp = new Uint8Array(8);
@@ -100,11 +103,18 @@ export class Netns extends Device implements NeighOwner {
   addInterface(name: string, mac: number, mtu = 1500): number {
     const i = this.addPort(name);
     if (i >= this.mac.length) this.growIf(this.mac.length * 2);
-    this.mac[i] = mac;
+    this.setMac(i, mac);
     this.mtu[i] = mtu;
     this.up[i] = 1;
     this.addrs[i] = [];
     return i;
+  }
+
+  /** Set interface `i`'s MAC (both representations). */
+  setMac(i: number, mac: number): void {
+    this.mac[i] = mac;
+    this.macHi[i] = Math.floor(mac / 0x1_0000_0000);
+    this.macLo[i] = mac % 0x1_0000_0000 | 0;
   }
 
   private growIf(n: number): void {
@@ -114,6 +124,8 @@ export class Netns extends Device implements NeighOwner {
       return b;
     };
     this.mac = f(this.mac, (k) => new Float64Array(k));
+    this.macHi = f(this.macHi, (k) => new Int32Array(k));
+    this.macLo = f(this.macLo, (k) => new Int32Array(k));
     this.mtu = f(this.mtu, (k) => new Int32Array(k));
     this.up = f(this.up, (k) => new Uint8Array(k));
     this.proxyArp = f(this.proxyArp, (k) => new Uint8Array(k));
@@ -263,9 +275,16 @@ export class Netns extends Device implements NeighOwner {
     const a = this.engine.arena;
     const off = a.start(slot);
     const b = a.bytes;
-    setU48(b, off, this.neigh.mac[entry]!);
-    setU48(b, off + 6, this.mac[ifindex]!);
-    setU16(b, off + 12, ETHERTYPE_IPV4);
+    const nt = this.neigh;
+    const dhi = nt.macHi[entry]!, shi = this.macHi[ifindex]!;
+    b[off] = dhi >>> 8;
+    b[off + 1] = dhi;
+    setU32(b, off + 2, nt.macLo[entry]!);
+    b[off + 6] = shi >>> 8;
+    b[off + 7] = shi;
+    setU32(b, off + 8, this.macLo[ifindex]!);
+    b[off + 12] = 0x08; // ETHERTYPE_IPV4
+    b[off + 13] = 0x00;
     if (a.flags[slot]! & PKT_TRACE) this.engine.trace.note(slot, this, `out ${this.portNames[ifindex]} to ${formatMac(this.neigh.mac[entry]!)}`);
     this.engine.transmit(this, ifindex, slot);
   }
