@@ -62,27 +62,35 @@ function setup(prefixes: number) {
     slots[j] = s;
     pristine.push(f);
   }
-  // Forwarding rewrites the Ethernet header (14 bytes), the TTL and the header checksum; the
-  // harness puts back exactly those from the pristine copies, byte by byte (a Uint8Array.set per
-  // frame, a builtin call, cost ~30 ns of the ~150 measured per frame before).
+  // Forwarding rewrites the Ethernet addresses, the TTL and the header checksum; the harness puts
+  // back exactly those, from words taken off the pristine frames (a Uint8Array.set per frame, a
+  // builtin call, cost ~30 ns of the ~150 measured per frame at first; a 14-byte copy loop ~17 ns).
   const b = a.bytes;
   const starts = Int32Array.from(slots, (s) => a.start(s));
-  const orig = new Uint8Array(N * 64);
-  pristine.forEach((f, j) => orig.set(f.subarray(0, 64), j * 64));
+  const w = (f: Uint8Array, o: number) => ((f[o]! << 24) | (f[o + 1]! << 16) | (f[o + 2]! << 8) | f[o + 3]!) | 0;
+  const dHi = Int32Array.from(pristine, (f) => (f[0]! << 8) | f[1]!), dLo = Int32Array.from(pristine, (f) => w(f, 2));
+  const sHi = Int32Array.from(pristine, (f) => (f[6]! << 8) | f[7]!), sLo = Int32Array.from(pristine, (f) => w(f, 8));
+  const ttl = Int32Array.from(pristine, (f) => f[22]!), csum = Int32Array.from(pristine, (f) => (f[24]! << 8) | f[25]!);
   const harness = () => {
     for (let j = 0; j < N; j++) {
-      const o = starts[j]!, p = j * 64;
-      for (let k = 0; k < 14; k++) b[o + k] = orig[p + k]!;
-      b[o + 22] = orig[p + 22]!; // TTL
-      b[o + 24] = orig[p + 24]!; // header checksum
-      b[o + 25] = orig[p + 25]!;
+      const o = starts[j]!;
+      const dh = dHi[j]!, dl = dLo[j]!, sh = sHi[j]!, sl = sLo[j]!, c = csum[j]!;
+      b[o] = dh >>> 8; b[o + 1] = dh;
+      b[o + 2] = dl >>> 24; b[o + 3] = dl >>> 16; b[o + 4] = dl >>> 8; b[o + 5] = dl;
+      b[o + 6] = sh >>> 8; b[o + 7] = sh;
+      b[o + 8] = sl >>> 24; b[o + 9] = sl >>> 16; b[o + 10] = sl >>> 8; b[o + 11] = sl;
+      b[o + 22] = ttl[j]!;
+      b[o + 24] = c >>> 8; b[o + 25] = c;
       a.port[slots[j]!] = e0;
     }
     out.ringCount = 0;
     out.ringHead = 0;
   };
-  // the restored frames must equal the pristine ones (a harness that missed a byte would let
-  // later iterations forward different frames)
+  // after a forwarding pass, the restored frames must equal the pristine ones (a harness that
+  // missed a byte would let later iterations forward different frames)
+  harness();
+  r.process(slots, N);
+  if (out.ringCount !== N) throw new Error(`route bench: ${out.ringCount} of ${N} frames forwarded`);
   harness();
   pristine.forEach((f, j) => {
     for (let k = 0; k < f.length; k++) if (b[starts[j]! + k] !== f[k]) throw new Error(`route bench: frame ${j} byte ${k} not restored`);
