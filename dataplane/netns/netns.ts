@@ -17,7 +17,7 @@ import { Device } from "../engine/device.js";
 import { Timer } from "../engine/clock.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { MAC_BROADCAST, formatIpv4, formatMac, cidr, parseCidr as parseCidrStrict, type Cidr } from "../../core/addr.js";
-import { getU16, getU32, getU48, setU16, setU32, setU48 } from "../../core/bytes.js";
+import { getU16, getU32, setU16, setU32, setU48 } from "../../core/bytes.js";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { NeighTable, type NeighOwner, LINUX_NEIGH, NUD_NAMES, NUD_FAILED, NUD_INCOMPLETE } from "./neigh.js";
 import { IcmpRateLimit } from "./icmp-limit.js";
@@ -245,9 +245,10 @@ export class Netns extends Device implements NeighOwner {
         e.drop(this, r.truncated, s);
         continue;
       }
-      const dst = getU48(b, off);
-      // PACKET_OTHERHOST: not our MAC, not broadcast/multicast (group bit)
-      if (dst !== this.mac[port] && (b[off]! & 1) === 0) {
+      // PACKET_OTHERHOST: not our MAC, not broadcast/multicast (group bit); compared as int32
+      // halves (no 48-bit double per frame)
+      const ours = ((b[off]! << 8) | b[off + 1]!) === this.macHi[port] && ((b[off + 2]! << 24) | (b[off + 3]! << 16) | (b[off + 4]! << 8) | b[off + 5]!) === this.macLo[port];
+      if (!ours && (b[off]! & 1) === 0) {
         e.drop(this, r["other-host"], s);
         continue;
       }
