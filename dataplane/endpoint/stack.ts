@@ -60,6 +60,9 @@ export class Sockets extends Device {
   readonly udpListeners = new Map<number, IcmpListener>();
   /** Listener by ICMP echo id. */
   readonly echoListeners = new Map<number, IcmpListener>();
+  /** The instant (ns) `jValue` (its jiffies) was computed for. */
+  private jNow = -1;
+  private jValue = 0;
   readonly rUdpChecksum: number;
   readonly rUdpLength: number;
 
@@ -152,7 +155,14 @@ export class Sockets extends Device {
       return EMSGSIZE;
     }
     const tos = sk.tos & 0xff, ttl = sk.ttl & 0xff;
-    const id = selectIdent(this.ids, sk, df, src, dst, proto, jiffies(e.clock.now));
+    const now = e.clock.now;
+    if (now !== this.jNow) {
+      // jiffies of the current instant, computed once per instant (a float division otherwise
+      // paid per packet; a generator sends a whole tick at one instant)
+      this.jNow = now;
+      this.jValue = jiffies(now);
+    }
+    const id = selectIdent(this.ids, sk, df, src, dst, proto, this.jValue);
     const frag = df ? IPV4_DF : 0;
     b[ip] = 0x45;
     b[ip + 1] = tos;
