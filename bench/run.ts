@@ -16,6 +16,7 @@ import { endpointBench } from "./endpoint.bench.js";
 import { routeBench } from "./route.bench.js";
 import { netfilterBench } from "./netfilter.bench.js";
 import { conntrackBench } from "./conntrack.bench.js";
+import { natBench } from "./nat.bench.js";
 
 // The wire suite runs first: what a process compiled before changes V8's inlining decisions,
 // and the acceptance cases of the wire parsers are measured on a fresh process (RESULTS.md).
@@ -31,6 +32,7 @@ const suites: Record<string, () => Promise<void>> = {
   endpoint: endpointBench,
   netfilter: netfilterBench,
   conntrack: conntrackBench,
+  nat: natBench,
 };
 
 // V8 inlines at most 920 bytes of bytecode into one function, counting what its callees inlined

@@ -20,7 +20,8 @@
 
 /** Flag bits in `PacketArena.flags`. */
 export const PKT_TRACE = 1 << 0;
-/** (1 << 1 is the namespace's PKT_FORWARDED.) The L4 checksum was written by the local stack that
+/** (1 << 1 is the namespace's PKT_FORWARDED; 1 << 3 .. 1 << 6 are its netfilter flags, netns.ts
+ *  PKT_NFCT, PKT_NF_ATTACHED, PKT_BRNF, PKT_BRNF_DNAT.) The L4 checksum was written by the local stack that
  *  built the packet: Linux hands such a packet across a veth as CHECKSUM_PARTIAL, and the
  *  receiving stack accepts it without verifying (skb_csum_unnecessary). A packet from anywhere
  *  else (a replayed capture, a crafted frame) lacks the flag and is verified. */

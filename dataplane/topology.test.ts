@@ -245,7 +245,7 @@ describe("errors name what was wrong", () => {
     ["route via a bridge port", (t) => t.route("host", "10.9.0.0/16 dev veth2"), `"host/veth2" is a port of bridge docker0, not an interface of namespace host (use host/docker0 for a route)`],
     ["neighbour with a bad address", (t) => t.neigh("c2", { dev: "eth0", ip: "172.17.0.300", mac: "02:42:ac:11:00:09" }), `c2/eth0: neighbour: "172.17.0.300": part 4 (300) must be 0..255`],
     ["neighbour on a missing interface", (t) => t.neigh("c2", { dev: "eth5", ip: "172.17.0.9", mac: "02:42:ac:11:00:09" }), `"c2/eth5": no such interface`],
-    ["unknown sysctl", (t) => t.sysctl("c2", "net.ipv4.tcp_syncookies", 1), `c2: sysctl net.ipv4.tcp_syncookies: not supported (supported: net.ipv4.ip_forward, net.ipv4.conf.all.forwarding, net.ipv4.conf.IF.proxy_arp, net.ipv4.neigh.IF.proxy_delay)`],
+    ["unknown sysctl", (t) => t.sysctl("c2", "net.ipv4.tcp_syncookies", 1), `c2: sysctl net.ipv4.tcp_syncookies: not supported (supported: net.ipv4.ip_forward, net.ipv4.conf.all.forwarding, net.ipv4.conf.IF.proxy_arp, net.ipv4.neigh.IF.proxy_delay, net.bridge.bridge-nf-call-iptables)`],
     ["sysctl value 2", (t) => t.sysctl("c2", "net.ipv4.ip_forward", 2), `c2: sysctl net.ipv4.ip_forward=2: the value must be 0 or 1`],
     ["sysctl on a missing interface", (t) => t.sysctl("c2", "net.ipv4.conf.eth5.proxy_arp", 1), `c2: sysctl net.ipv4.conf.eth5.proxy_arp: "c2/eth5": no such interface`],
     ["negative proxy_delay", (t) => t.sysctl("c2", "net.ipv4.neigh.eth0.proxy_delay", -1), `c2: sysctl net.ipv4.neigh.eth0.proxy_delay=-1: the value must be an integer >= 0 (1/100 s)`],

@@ -9,6 +9,8 @@
 //   t.master("host/vethc2", "docker0");                        ip link set vethc2 master docker0
 //   t.addr("c2/eth0", "172.17.0.2/16"); t.route("c2", "default via 172.17.0.1 dev eth0");
 //   t.sysctl("host", "net.ipv4.ip_forward", 1); t.capture(sink, "all"); t.run(10e9);
+//   t.iptables("host", dockerRules({...}) or iptables-save text);  t.iptablesSave("host", { counters: true });
+//   t.conntrack("host");                                        conntrack -L
 //
 // How the pieces map onto devices:
 // - A namespace is a Netns device named after it; an interface of it is one of its ports.
@@ -28,6 +30,10 @@
 //   `run` makes every pending end in a namespace its interface first (calling `engine.run`
 //   directly leaves pending ends out of the graph).
 //   An impaired pair's Link is named `veth:<a>-<b>` after the refs as given.
+// - Netfilter: `iptables` loads rules into a namespace (iptables-restore: the tables given replace
+//   those of the same name); conntrack starts when they need it (a nat table or a conntrack
+//   match). A bridge's netfilter is its namespace's (br_netfilter, bridge.ts), on while
+//   net.bridge.bridge-nf-call-iptables is 1 (the default).
 // - Capture points are `<namespace>/<ifname>`, a bridge port's namespace being its bridge's.
 //   A point taps the interface's device side, so frames a qdisc of that end drops (netem loss)
 //   are seen as sent; Linux's tcpdump would not see them.
@@ -51,6 +57,10 @@ import { parseRoute } from "./netns/route-format.js";
 import { Bridge } from "./devices/bridge.js";
 import { Link, isImpaired, type LinkConfig } from "./devices/link.js";
 import { formatCidr, formatMac, macIsMulticast, parseCidr, parseIpv4, parseMac } from "../core/addr.js";
+import { NsNetfilter, type NetfilterOptions } from "./netfilter/hooks.js";
+import { parseIptablesSave, formatIptablesSave } from "./netfilter/iptables-save.js";
+import { syncCounters, type Ruleset } from "./netfilter/rules.js";
+import { formatConntrackList } from "./netfilter/conntrack-dump.js";
 import type { CaptureSink } from "../core/pcap/index.js";
 
 export class TopologyError extends Error {
@@ -190,6 +200,8 @@ export class Topology {
     this.bridges.set(name, br);
     this.toInterface(self);
     this.engine.connect(rec.dev, self.port, dev, 0);
+    dev.nfNs = rec.dev;
+    dev.nfIf = self.port;
     return dev;
   }
 
@@ -313,9 +325,38 @@ export class Topology {
   }
 
   /**
+   * `iptables-restore` in namespace `ns`: `rules` as iptables-save text or a Ruleset (e.g.
+   * dockerRules). The tables given replace those of the same name; the others stay. The first call
+   * starts the namespace's netfilter (`opts`: conntrack sysctls, used when conntrack starts).
+   */
+  iptables(nsName: string, rules: string | Ruleset, opts: NetfilterOptions = {}): void {
+    const ns = this.space(nsName).dev;
+    const context = `${nsName}: iptables-restore`;
+    const rs = typeof rules === "string" ? attempt(context, () => parseIptablesSave(rules, context)) : rules;
+    attempt(context, () => {
+      if (ns.netfilter === null) ns.netfilter = new NsNetfilter(ns, rs, opts);
+      else ns.netfilter.restore(rs);
+    });
+  }
+
+  /** `iptables-save` (with `counters`: `iptables-save -c`) of namespace `ns`; "" without rules. */
+  iptablesSave(nsName: string, opts: { counters?: boolean } = {}): string {
+    const nf = this.space(nsName).dev.netfilter;
+    if (nf === null) return "";
+    return formatIptablesSave(syncCounters(nf.c), { counters: opts.counters ?? false });
+  }
+
+  /** `conntrack -L` in namespace `ns`: one line per confirmed entry, oldest first. */
+  conntrack(nsName: string): string[] {
+    const nf = this.space(nsName).dev.netfilter;
+    return nf === null || nf.ct === null ? [] : formatConntrackList(nf.ct);
+  }
+
+  /**
    * `sysctl -w KEY=VALUE` in namespace `ns`. Supported: net.ipv4.ip_forward and
    * net.ipv4.conf.all.forwarding (0|1), net.ipv4.conf.IF.proxy_arp (0|1),
-   * net.ipv4.neigh.IF.proxy_delay (in 1/100 s, as Linux's USER_HZ).
+   * net.ipv4.neigh.IF.proxy_delay (in 1/100 s, as Linux's USER_HZ),
+   * net.bridge.bridge-nf-call-iptables (0|1).
    */
   sysctl(nsName: string, key: string, value: number): void {
     const rec = this.space(nsName);
@@ -327,9 +368,13 @@ export class Topology {
       rec.dev.ipForward = bool();
       return;
     }
+    if (key === "net.bridge.bridge-nf-call-iptables") {
+      rec.dev.brNfCallIptables = bool();
+      return;
+    }
     const perIf = /^net\.ipv4\.(conf|neigh)\.(.+)\.(proxy_arp|proxy_delay)$/.exec(key);
     if (!perIf || (perIf[1] === "conf") !== (perIf[3] === "proxy_arp")) {
-      throw new TopologyError(`${nsName}: sysctl ${key}: not supported (supported: net.ipv4.ip_forward, net.ipv4.conf.all.forwarding, net.ipv4.conf.IF.proxy_arp, net.ipv4.neigh.IF.proxy_delay)`);
+      throw new TopologyError(`${nsName}: sysctl ${key}: not supported (supported: net.ipv4.ip_forward, net.ipv4.conf.all.forwarding, net.ipv4.conf.IF.proxy_arp, net.ipv4.neigh.IF.proxy_delay, net.bridge.bridge-nf-call-iptables)`);
     }
     const ref = `${nsName}/${perIf[2]!}`;
     if (!rec.ifs.has(perIf[2]!)) throw new TopologyError(`${nsName}: sysctl ${key}: "${ref}": no such interface`);

@@ -29,6 +29,8 @@ import { Device } from "../engine/device.js";
 import { Timer } from "../engine/clock.js";
 import { Fdb, FDB_DEFAULT_MAX_LEARNED, FDB_LOCAL, FDB_STATIC, LEARN_FULL, LEARN_LOCAL, LEARN_MOVED, LEARN_NEW, macHi, macLo, macOf } from "./fdb.js";
 import { fdbShowLines, type FdbState } from "./bridge-fdb-show.js";
+import { NF_REASONS } from "../netfilter/conntrack-bits.js";
+import type { Netns } from "../netns/netns.js";
 
 export interface BridgePortFlags {
   learning: boolean;
@@ -57,7 +59,7 @@ export interface BridgeOptions {
   ipv6?: boolean;
 }
 
-export const BRIDGE_REASONS = ["runt", "port-down", "invalid-source", "link-local", "hairpin-off", "no-ports", "dst-is-self"] as const;
+export const BRIDGE_REASONS = ["runt", "port-down", "invalid-source", "link-local", "hairpin-off", "no-ports", "dst-is-self", "nf-ip-header", ...NF_REASONS] as const;
 export const BRIDGE_EVENTS = ["learned", "moved", "aged", "own-source", "fdb-full"] as const;
 const EV_LEARNED = 0, EV_MOVED = 1, EV_AGED = 2, EV_OWN = 3, EV_FULL = 4;
 
@@ -93,6 +95,15 @@ export abstract class BridgeControl extends Device {
   protected readonly rHairpin: number;
   protected readonly rNoPorts: number;
   protected readonly rSelf: number;
+  /** br_netfilter: an IPv4 frame with a bad header (br_validate_ipv4), and the hooks' reasons
+   *  (NF_REASONS, from rNf on). */
+  protected readonly rNfHeader: number;
+  protected readonly rNf: number;
+  /** The namespace whose interface this bridge is, and that interface's index there: its
+   *  netfilter runs on bridged IPv4 (br_netfilter) when it has rules and bridge-nf-call-iptables
+   *  is on. Null: no bridge netfilter (a bridge outside a Topology). */
+  nfNs: Netns | null = null;
+  nfIf = -1;
 
   constructor(name: string, opts: BridgeOptions) {
     super(name, BRIDGE_REASONS);
@@ -103,6 +114,8 @@ export abstract class BridgeControl extends Device {
     this.fdb = new Fdb(opts.maxLearned ?? FDB_DEFAULT_MAX_LEARNED);
     this.timer = new Timer(`${name} fdb ageing`, () => this.sweep(this.engine.clock.now));
     [this.rRunt, this.rDown, this.rSource, this.rLinkLocal, this.rHairpin, this.rNoPorts, this.rSelf] = BRIDGE_REASONS.map((r) => this.reason(r)) as [number, number, number, number, number, number, number];
+    this.rNfHeader = this.reason("nf-ip-header");
+    this.rNf = this.reason(NF_REASONS[0]);
     super.addPort(name);
     this.pflags[0] = P_UP | P_ACTIVE;
     this.portMac[0] = opts.mac;

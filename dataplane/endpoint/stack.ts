@@ -178,7 +178,8 @@ export class Sockets extends Device {
     const sum = (0x4500 | tos) + total + id + frag + ((ttl << 8) | proto) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
     setU16(b, ip + 10, checksumFinish(sum));
     a.flags[slot]! |= PKT_L4_CSUM_OK; // the caller wrote the L4 checksum
-    if (total > mtu) fragmentAndSend(ns, slot, r, dst >>> 0, mtu);
+    if (ns.netfilter !== null) ns.netfilter.localOut(slot, r, dst); // OUTPUT, POSTROUTING, then the same
+    else if (total > mtu) fragmentAndSend(ns, slot, r, dst >>> 0, mtu);
     else outputVia(ns, slot, r, dst);
     return slot;
   }

@@ -3,6 +3,10 @@
 // ip_conntrack_info), the reference a tracked packet carries, and the state bits
 // `-m conntrack --ctstate` tests.
 
+/** Drop reasons of every device that runs netfilter hooks (a namespace, a bridge with
+ *  br_netfilter), consecutive and in this order (hooks.ts). */
+export const NF_REASONS = ["nf-drop", "nf-reject", "nf-nat", "conntrack-full", "conntrack-invalid", "conntrack-clash"] as const;
+
 // ---- entry status (ct->status) ---------------------------------------------------------------
 export const IPS_EXPECTED = 1 << 0;
 export const IPS_SEEN_REPLY = 1 << 1;

@@ -24,8 +24,6 @@
 import { getU16, getU32, setU16 } from "../../core/bytes.js";
 import { checksumUpdate16 } from "../../core/checksum.js";
 import { ipv4RewriteDst, ipv4RewriteSrc } from "../../core/wire/ipv4.js";
-import { tcpRewriteAddrChecksum, tcpRewriteDstPort, tcpRewriteSrcPort } from "../../core/wire/tcp.js";
-import { udpRewriteAddrChecksum, udpRewriteDstPort, udpRewriteSrcPort } from "../../core/wire/udp.js";
 import { icmpComputeChecksum } from "../../core/wire/icmp.js";
 import { IPS_DST_NAT, IPS_NAT_DONE_MASK, IPS_NAT_MASK, IPS_SRC_NAT, NAT_MANIP_SRC, refDir, refEntry } from "./conntrack-bits.js";
 import type { ConntrackTable } from "./conntrack.js";
@@ -98,18 +96,24 @@ function manip3(b: Uint8Array, ip: number, end: number, manip: number, addr: num
   const src = manip === NAT_MANIP_SRC;
   if ((getU16(b, ip + 6) & 0x1fff) === 0) {
     const oldAddr = getU32(b, src ? ip + 12 : ip + 16) | 0;
-    if (proto === PROTO_TCP) {
-      if (end >= l4 + 20) {
-        tcpRewriteAddrChecksum(b, l4, oldAddr, addr);
-        if (src) tcpRewriteSrcPort(b, l4, port);
-        else tcpRewriteDstPort(b, l4, port);
-      } else if (end >= l4 + 4) setU16(b, src ? l4 : l4 + 2, port);
-    } else if (proto === PROTO_UDP) {
-      if (end >= l4 + 8) {
-        udpRewriteAddrChecksum(b, l4, oldAddr, addr);
-        if (src) udpRewriteSrcPort(b, l4, port);
-        else udpRewriteDstPort(b, l4, port);
+    if ((proto === PROTO_TCP && end >= l4 + 20) || (proto === PROTO_UDP && end >= l4 + 8)) {
+      // address (pseudo-header) and port in one incremental update (RFC 1624), as Linux's
+      // l4proto_manip_pkt applies its two csum replacements with the UDP 0 -> 0xffff rule once,
+      // at the end (__udp_manip_pkt: CSUM_MANGLED_0); a UDP checksum of 0 ("none") stays 0
+      const po = src ? l4 : l4 + 2;
+      const co = proto === PROTO_TCP ? l4 + 16 : l4 + 6;
+      const c = getU16(b, co);
+      if (proto === PROTO_TCP || c !== 0) {
+        const old = getU16(b, po);
+        let sum = (~c & 0xffff) + (~(oldAddr >>> 16) & 0xffff) + (~oldAddr & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~old & 0xffff) + port;
+        sum = (sum & 0xffff) + (sum >>> 16);
+        sum = (sum & 0xffff) + (sum >>> 16);
+        const n = ~sum & 0xffff;
+        setU16(b, co, n === 0 && proto === PROTO_UDP ? 0xffff : n);
       }
+      setU16(b, po, port);
+    } else if (proto === PROTO_TCP) {
+      if (end >= l4 + 4) setU16(b, src ? l4 : l4 + 2, port);
     } else if (proto === PROTO_ICMP) {
       if (end >= l4 + 8 && ICMP_HAS_ID[b[l4]!] === 1) {
         setU16(b, l4 + 2, checksumUpdate16(getU16(b, l4 + 2), getU16(b, l4 + 4), port));

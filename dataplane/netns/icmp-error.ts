@@ -1,12 +1,16 @@
 // ICMP errors as Linux sends them (net/ipv4/icmp.c __icmp_send; BEHAVIOR.md 3.5, 5.3, 5.10):
 // - never about an ICMP error, a non-first fragment, or a packet to/from a broadcast or
 //   multicast address;
-// - source: the address of our interface towards the original sender (the route back);
+// - source: the original's destination when that is one of our addresses (RTCF_LOCAL: e.g. port
+//   unreachable, REJECT in INPUT), else the address of our interface towards the original sender
+//   (the route back);
 // - TOS (original & 0x1e) | 0xc0, TTL 64, DF clear, a random IP id;
 // - the quote: as much of the original datagram (from its IP header) as fits in 576 bytes
 //   (min(576, route MTU) - 20 - 8), as it was when the error was decided;
 // - rate-limited per destination (icmp-limit.ts); routing errors spend a token twice.
-// The error is built in a new slot; the original is then dropped with the caller's reason.
+// The error is built in a new slot; the original is then dropped with the caller's reason. With
+// netfilter the error is attached to the original's connection (RELATED, so NAT translates it
+// back) and leaves through OUTPUT and POSTROUTING (netfilter/hooks.ts).
 
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
 import { internetChecksum } from "../../core/checksum.js";
@@ -26,6 +30,13 @@ const IP = ETH_HEADER_LEN;
  * limit twice (ip_error + icmp_send).
  */
 export function icmpError(ns: Netns, slot: number, ipOff: number, type: number, code: number, info: number, reason: number, routingError = false): void {
+  icmpSend(ns, slot, ipOff, type, code, info, routingError);
+  ns.engine.drop(ns, reason, slot);
+}
+
+/** icmp_send: the error about the packet at `ipOff` in `slot`, if one is due; the original stays
+ *  the caller's. */
+export function icmpSend(ns: Netns, slot: number, ipOff: number, type: number, code: number, info: number, routingError: boolean): void {
   const e = ns.engine;
   const a = e.arena;
   const b = a.bytes;
@@ -44,7 +55,8 @@ export function icmpError(ns: Netns, slot: number, ipOff: number, type: number, 
   const back = send ? routeLookup(ns, src) : -1;
   if (send && back >= 0 && routeType(ns, back) === RTN_UNICAST) {
     const oif = routeOif(ns, back);
-    const from = routePrefSrc(ns, back) || ns.selectSource(oif, src);
+    const origDst = getU32(b, ipOff + 16);
+    const from = ns.localIfOf(origDst) >= 0 ? origDst : routePrefSrc(ns, back) || ns.selectSource(oif, src);
     const t = e.alloc(ns);
     if (t >= 0) {
       const origLen = getU16(b, ipOff + 2);
@@ -75,10 +87,12 @@ export function icmpError(ns: Netns, slot: number, ipOff: number, type: number, 
         e.trace.mark(t);
         e.trace.note(slot, ns, `ICMP ${type}/${code} sent to ${formatIpv4(src)} (trace ${e.trace.idOfSlot(t)})`);
       }
-      outputVia(ns, t, back, src);
+      if (ns.netfilter !== null) {
+        ns.netfilter.attachRelated(t, slot);
+        ns.netfilter.localOut(t, back, src | 0);
+      } else outputVia(ns, t, back, src);
     }
   }
-  e.drop(ns, reason, slot);
 }
 
 function isIcmpError(type: number): boolean {

@@ -10,6 +10,9 @@
 // Errors as Linux: net/host/prohibit unreachable from routes, time exceeded, fragmentation
 //   needed, port unreachable, host unreachable after ARP failure; quoted and rate-limited as
 //   net/ipv4/icmp.c does (icmp-error.ts, icmp-limit.ts).
+// Netfilter: `netfilter` (null: no rules, one test per hook point) runs the iptables hooks and
+//   conntrack/NAT on this stack's packets and on the bridges whose own interface is here
+//   (netfilter/hooks.ts); `brNfCallIptables` is net.bridge.bridge-nf-call-iptables.
 // Drop reasons: see REASONS. Configuration: interfaces, addresses, routes (fib), neighbours,
 //   ip_forward, proxy_arp per interface.
 
@@ -29,15 +32,35 @@ import { arpInput, sendArpRequest } from "./arp-proc.js";
 import { ipInput } from "./ip-input.js";
 import { hostUnreachable } from "./icmp-error.js";
 import { PortTable } from "./port-table.js";
+import { NF_REASONS } from "../netfilter/conntrack-bits.js";
+import type { NsNetfilter } from "../netfilter/hooks.js";
 
 export const REASONS = [
   "iface-down", "truncated", "other-host", "unknown-ethertype", "arp-invalid", "arp-not-for-us",
   "ip-header", "ip-checksum", "not-forwarding", "no-route", "blackhole", "unreachable-route", "prohibit-route",
   "ttl-expired", "frag-needed", "neigh-failed", "port-unreachable", "icmp-limited", "unknown-protocol", "martian",
+  ...NF_REASONS,
 ] as const;
 
 /** The packet was forwarded by this namespace (an ARP failure then yields host unreachable). */
 export const PKT_FORWARDED = 1 << 1;
+/** Netfilter (netfilter/hooks.ts): the namespace that last ran hooks on the packet keeps its
+ *  conntrack reference in `netfilter.ref[slot]` (Linux's skb->_nfct). */
+export const PKT_NFCT = 1 << 3;
+/** A packet this stack built about another one (ICMP error, TCP reset) carries that packet's
+ *  connection as RELATED into OUTPUT (nf_ct_attach). */
+export const PKT_NF_ATTACHED = 1 << 4;
+/** This namespace's bridge ran PREROUTING on the frame it hands up (br_netfilter): the stack
+ *  does not run it again (ip_sabotage_in). */
+export const PKT_BRNF = 1 << 5;
+/** A bridged frame DNATed to a neighbour being resolved by this stack: once resolved it goes
+ *  back to its bridge (br_nf_pre_routing_finish_bridge_slow). */
+export const PKT_BRNF_DNAT = 1 << 6;
+
+/** A bridge as this stack sees it: where a bridged DNAT frame resumes (bridge.ts). */
+export interface BridgeResume {
+  resumeBridgedDnat(slot: number, mac: number): void;
+}
 
 export interface Address {
   addr: number;
@@ -77,6 +100,10 @@ export class Netns extends Device implements NeighOwner {
    *  deliver or drop the slot. Null: delivered to the stack. */
   tcp: UdpHandler | null = null;
   ipIdent: () => number = () => 0;
+  /** iptables rules and conntrack (null: none). */
+  netfilter: NsNetfilter | null = null;
+  /** net.bridge.bridge-nf-call-iptables (1 in a new namespace once br_netfilter is loaded). */
+  brNfCallIptables = true;
   // delayed transmissions (proxy ARP replies): a small ring sorted by time
   private readonly lateSlot = new Int32Array(64);
   private readonly latePort = new Int32Array(64);
@@ -107,6 +134,7 @@ export class Netns extends Device implements NeighOwner {
     this.mtu[i] = mtu;
     this.up[i] = 1;
     this.addrs[i] = [];
+    if (this.netfilter !== null) this.netfilter.interfacesChanged();
     return i;
   }
 
@@ -198,19 +226,22 @@ export class Netns extends Device implements NeighOwner {
         e.drop(this, this.r["frag-needed"], s);
         return -1;
       }
-      fragmentAndSend(this, s, r, dst, mtu);
+      if (this.netfilter !== null) this.netfilter.localOut(s, r, dst | 0);
+      else fragmentAndSend(this, s, r, dst, mtu);
       return s;
     }
-    outputVia(this, s, r, dst);
+    if (this.netfilter !== null) this.netfilter.localOut(s, r, dst | 0);
+    else outputVia(this, s, r, dst);
     return s;
   }
 
   // ---- lookups used per packet -------------------------------------------------------------
 
-  /** Interface of a local address, or -1. */
+  /** Interface of a local address (int32 or uint32 form), or -1. */
   localIfOf(a: number): number {
     const la = this.localAddr;
-    for (let k = 0; k < this.nLocal; k++) if (la[k] === a) return this.localIf[k]!;
+    a |= 0;
+    for (let k = 0; k < this.nLocal; k++) if ((la[k]! | 0) === a) return this.localIf[k]!;
     return -1;
   }
 
@@ -236,13 +267,13 @@ export class Netns extends Device implements NeighOwner {
       const s = slots[k]!;
       const port = a.port[s]!;
       if (this.up[port] === 0) {
-        e.drop(this, r["iface-down"], s);
+        this.dropIn(s, r["iface-down"]);
         continue;
       }
       const off = a.start(s);
       const len = a.len[s]!;
       if (len < ETH_HEADER_LEN) {
-        e.drop(this, r.truncated, s);
+        this.dropIn(s, r.truncated);
         continue;
       }
       // PACKET_OTHERHOST: not our MAC, not broadcast/multicast (group bit); compared as int32
@@ -257,6 +288,13 @@ export class Netns extends Device implements NeighOwner {
       else if (type === ETHERTYPE_ARP) arpInput(this, s, port, off, len);
       else e.drop(this, r["unknown-ethertype"], s);
     }
+  }
+
+  /** Drop a received packet before the stack took it (a frame of this namespace's bridge keeps
+   *  an unconfirmed conntrack entry, which goes with it). */
+  dropIn(s: number, reason: number): void {
+    if (this.netfilter !== null && (this.engine.arena.flags[s]! & PKT_BRNF) !== 0) this.netfilter.release(s);
+    this.engine.drop(this, reason, s);
   }
 
   /** Write the Ethernet header (IPv4) in front of the packet's IP header and transmit on `ifindex`. */
@@ -332,12 +370,22 @@ export class Netns extends Device implements NeighOwner {
   }
 
   resolved(ifindex: number, mac: number, slot: number): void {
+    if (this.engine.arena.flags[slot]! & PKT_BRNF_DNAT) {
+      (this.engine.devices[this.peerDev[ifindex]!] as unknown as BridgeResume).resumeBridgedDnat(slot, mac);
+      return;
+    }
     this.sendEth(slot, ifindex, mac);
   }
 
   unresolved(ifindex: number, ip: number, slot: number): void {
     const a = this.engine.arena;
     if (a.flags[slot]! & PKT_TRACE) this.engine.trace.note(slot, this, `neighbour ${formatIpv4(ip)} on ${this.portNames[ifindex]} failed`);
+    if (a.flags[slot]! & PKT_BRNF_DNAT) {
+      // a bridged DNAT frame: dropped without an error, as the neighbour layer drops it
+      a.flags[slot] = (a.flags[slot]! & ~PKT_BRNF_DNAT) | PKT_BRNF;
+      this.dropIn(slot, this.r["neigh-failed"]);
+      return;
+    }
     if (a.flags[slot]! & PKT_FORWARDED) hostUnreachable(this, slot);
     else this.engine.drop(this, this.r["neigh-failed"], slot);
   }

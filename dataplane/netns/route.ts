@@ -18,10 +18,11 @@ export function routeType(ns: Netns, r: number): number {
 export function routeOif(ns: Netns, r: number): number {
   return ns.fib.oif(r) - 1;
 }
-/** Next hop: the gateway, or `dst` itself for an on-link route. */
+/** Next hop: the gateway, or `dst` itself for an on-link route; in int32 form (`| 0`: a uint32
+ *  above 2^31 returned from a call V8 did not inline is boxed, see NeighTable.resolveEntry). */
 export function routeNextHop(ns: Netns, r: number, dst: number): number {
-  const g = ns.fib.gateway(r);
-  return g !== 0 ? g : dst;
+  const g = ns.fib.gatewayInt(r);
+  return g !== 0 ? g : dst | 0;
 }
 /** Preferred source address of the route (0 if none). */
 export function routePrefSrc(ns: Netns, r: number): number {

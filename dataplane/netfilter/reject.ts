@@ -1,0 +1,80 @@
+// REJECT --reject-with tcp-reset (net/ipv4/netfilter/nf_reject_ipv4.c nf_send_reset): the stack
+// of the rejecting namespace answers a TCP segment with a reset, built as Linux builds it:
+//
+//   IPv4   version 4, IHL 5, TOS 0, id 0, DF, TTL 64 (the route's hop limit), protocol 6,
+//          source = the segment's destination, destination = its source (nf_reject_iphdr_put)
+//   TCP    ports swapped, data offset 5, no options, window 0 (nf_reject_ip_tcphdr_put):
+//          the segment had ACK -> RST, seq = its ack; else RST|ACK, seq 0,
+//          ack = its seq + SYN + FIN + data length
+//
+// Nothing is sent for a non-first fragment, a segment without a whole TCP header, a RST, a
+// segment whose checksum does not verify (unless the local stack wrote it: PKT_L4_CSUM_OK), or one
+// to a broadcast or multicast address. The reset is attached to the segment's connection
+// (RELATED) and leaves through OUTPUT and POSTROUTING like any packet of the namespace.
+
+import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
+import { internetChecksum } from "../../core/checksum.js";
+import { PKT_L4_CSUM_OK } from "../../core/packet.js";
+import { tcpComputeChecksum, tcpVerifyChecksum } from "../../core/wire/tcp.js";
+import { RTN_UNICAST, routeLookup, routeType } from "../netns/route.js";
+import type { NsNetfilter } from "./hooks.js";
+
+const FIN = 0x01, SYN = 0x02, RST = 0x04, ACK = 0x10;
+
+/** Answer the TCP segment whose IPv4 header is at `ip` in `slot` with a reset (the segment
+ *  itself is left to the caller, which drops it). */
+export function sendTcpReset(nf: NsNetfilter, slot: number, ip: number): void {
+  const ns = nf.ns;
+  const e = ns.engine;
+  const a = e.arena;
+  const b = a.bytes;
+  if (b[ip + 9] !== 6 || (getU16(b, ip + 6) & 0x1fff) !== 0) return;
+  const ihl = (b[ip]! & 15) << 2;
+  const total = getU16(b, ip + 2);
+  const l4 = ip + ihl;
+  if (total < ihl + 20) return;
+  const doff = (b[l4 + 12]! >>> 4) << 2;
+  const flags = b[l4 + 13]!;
+  if (doff < 20 || ihl + doff > total || (flags & RST) !== 0) return;
+  const src = getU32(b, ip + 12), dst = getU32(b, ip + 16);
+  if ((a.flags[slot]! & PKT_L4_CSUM_OK) === 0 && !tcpVerifyChecksum(b, l4, total - ihl, src, dst)) return;
+  if (src === 0xffffffff || src >>> 28 === 0xe || dst === 0xffffffff || dst >>> 28 === 0xe) return;
+  const rt = routeLookup(ns, src);
+  if (rt < 0 || routeType(ns, rt) !== RTN_UNICAST) return;
+  const t = e.alloc(ns);
+  if (t < 0) return;
+  a.setLen(t, 14 + 40);
+  const o = a.start(t) + 14;
+  b[o] = 0x45;
+  b[o + 1] = 0;
+  setU16(b, o + 2, 40);
+  setU16(b, o + 4, 0);
+  setU16(b, o + 6, 0x4000);
+  b[o + 8] = 64;
+  b[o + 9] = 6;
+  setU16(b, o + 10, 0);
+  setU32(b, o + 12, dst);
+  setU32(b, o + 16, src);
+  setU16(b, o + 10, internetChecksum(b, o, 20));
+  const t4 = o + 20;
+  setU16(b, t4, getU16(b, l4 + 2));
+  setU16(b, t4 + 2, getU16(b, l4));
+  if (flags & ACK) {
+    setU32(b, t4 + 4, getU32(b, l4 + 8));
+    setU32(b, t4 + 8, 0);
+    b[t4 + 13] = RST;
+  } else {
+    const data = total - ihl - doff;
+    setU32(b, t4 + 4, 0);
+    setU32(b, t4 + 8, (getU32(b, l4 + 4) + data + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0);
+    b[t4 + 13] = RST | ACK;
+  }
+  b[t4 + 12] = 5 << 4;
+  setU32(b, t4 + 14, 0); // window, checksum
+  setU16(b, t4 + 18, 0);
+  setU16(b, t4 + 16, tcpComputeChecksum(b, t4, 20, dst, src));
+  a.flags[t] = a.flags[t]! | PKT_L4_CSUM_OK;
+  nf.attachRelated(t, slot);
+  nf.localOut(t, rt, src | 0);
+}
+
