@@ -16,10 +16,10 @@ import { BAD_CHECKSUM, CHECKED, MALFORMED, tshark } from "./tshark.js";
 
 const haveTshark = spawnSync("tshark", ["-v"], { stdio: "ignore" }).status === 0;
 
-/** Frame numbers matching a display filter. The published ports are DNS's and mDNS's, but the
- *  payloads are not DNS messages: those dissectors are off (they would call them malformed). */
+/** Frame numbers matching a display filter (all dissectors on: the UDP steps carry DNS queries,
+ *  so the frames to the published DNS/mDNS ports decode as DNS). */
 function countMatching(file: string, filter: string): number[] {
-  const out = tshark(["--disable-protocol", "dns", "--disable-protocol", "mdns", "-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number"]);
+  const out = tshark(["-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number"]);
   return out.split("\n").filter(Boolean).map(Number);
 }
 const dir = mkdtempSync(join(tmpdir(), "wireyard-nf-"));

@@ -82,11 +82,14 @@ while True:
   sleep 0.5
 }
 
+# The UDP payload: a DNS query for "a.test" A (id 0x1234, RD): the published ports are DNS's, and
+# a capture of them decodes as DNS in tshark (docker-host.ts udpStep sends the same bytes).
+DNSQ=123401000001000000000000016104746573740000010001
 udp() { # ns sport dst dport
   ip netns exec ${P}$1 python3 -c "
 import socket
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', $2)); u.settimeout(1)
-u.sendto(b'0123456789', ('$3', $4))
+u.sendto(bytes.fromhex('$DNSQ'), ('$3', $4))
 try:
   d, a = u.recvfrom(2000); print('udp $1 $2 $3 $4: reply from %s:%d' % a)
 except Exception: print('udp $1 $2 $3 $4: no reply')"

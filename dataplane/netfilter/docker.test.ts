@@ -264,7 +264,7 @@ describe("the current (v28+) rule layout", () => {
     d.topology.route("client", "172.17.0.0/16 via 192.168.1.10 dev eth0");
     expect(udpStep(d, "cl", 40003, "172.17.0.2", 53)).toBe("udp cl 40003 172.17.0.2 53: no reply");
     expect(d.engine.errors()).toContainEqual({ device: "host", reason: "nf-drop", count: 1 });
-    expect(d.topology.iptablesSave("host", { counters: true })).toContain("[1:38] -A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP");
+    expect(d.topology.iptablesSave("host", { counters: true })).toContain("[1:52] -A PREROUTING -d 172.17.0.2/32 ! -i docker0 -j DROP");
     // the classic layout lets it through (its DOCKER chain accepts only the published port)
     const classic = dockerHost();
     servers(classic);
@@ -292,7 +292,7 @@ describe("dumps", () => {
     servers(d);
     udpStep(d, "cl", 40001, "192.168.1.10", 5353);
     const text = d.topology.iptablesSave("host", { counters: true });
-    expect(text).toContain("[1:38] -A DOCKER -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.2:53");
+    expect(text).toContain("[1:52] -A DOCKER -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.2:53");
     expect(formatIptablesSave(parseIptablesSave(text), { counters: true })).toBe(text);
   });
 });

@@ -130,11 +130,16 @@ function nsOf(d: DockerHost, who: string): Netns {
 
 /** `udp NS SPORT DST DPORT`: one 10-byte datagram from port SPORT, then 1 s for a reply.
  *  Returns the script's line: "udp NS SPORT DST DPORT: reply from A:P" or "...: no reply". */
+/** The UDP steps' payload: a DNS query for "a.test" A (id 0x1234, RD), 24 bytes, the same as
+ *  scripts/kernel-docker-host.sh sends: the published ports are DNS's (53, 5353), and a capture
+ *  of them decodes as DNS in tshark. */
+export const DNS_QUERY = Uint8Array.from([0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x61, 0x04, 0x74, 0x65, 0x73, 0x74, 0x00, 0x00, 0x01, 0x00, 0x01]);
+
 export function udpStep(d: DockerHost, who: string, sport: number, dst: string, dport: number): string {
   let reply = "no reply";
   const sk = new UdpSocket(nsOf(d, who), { onReceive: (_s, _slot, src, sp) => (reply = `reply from ${formatIpv4(src >>> 0)}:${sp}`) });
   sk.bind(sport);
-  sk.sendTo(parseIpv4(dst), dport, 10);
+  sk.sendTo(parseIpv4(dst), dport, DNS_QUERY);
   d.engine.run(d.engine.clock.now + 1 * S);
   sk.close();
   return `udp ${who} ${sport} ${dst} ${dport}: ${reply}`;
