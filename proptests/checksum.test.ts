@@ -4,6 +4,7 @@ import { fc, test } from "@fast-check/vitest";
 import { expect } from "vitest";
 import { checksumAdd, checksumAdd20, checksumAddReference, checksumFold, checksumUpdate16, checksumUpdate32, internetChecksum } from "../core/checksum.js";
 import { getU16, getU32, setU16, setU32 } from "../core/bytes.js";
+import { ipv4WriteHeader } from "../core/wire/ipv4.js";
 
 const rewrite = fc.record({ wide: fc.boolean(), pos: fc.nat(), value: fc.nat({ max: 0xffffffff }) });
 
@@ -52,5 +53,16 @@ test.prop([fc.uint8Array({ minLength: 20, maxLength: 64 }), fc.nat()], { numRuns
   (buf, at) => {
     const off = at % (buf.length - 19);
     expect(checksumFold(checksumAdd20(buf, off))).toBe(checksumFold(checksumAdd(0, buf, off, 20)));
+  },
+);
+
+test.prop([fc.integer({ min: 0, max: 255 }), fc.integer({ min: 20, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 0xffffffff }), fc.boolean()], { numRuns: 2000 })(
+  "ipv4WriteHeader's checksum (from the field values) verifies over the written header, addresses in uint32 or int32 form",
+  (tos, total, id, frag, ttl, proto, src, dst, asInt32) => {
+    const b = new Uint8Array(24);
+    ipv4WriteHeader(b, 2, tos, total, id, frag, ttl, proto, asInt32 ? src | 0 : src, asInt32 ? dst | 0 : dst);
+    expect(checksumFold(checksumAdd(0, b, 2, 20))).toBe(0xffff);
+    expect(getU32(b, 14)).toBe(src);
+    expect(getU32(b, 18)).toBe(dst);
   },
 );

@@ -141,6 +141,27 @@ export function ipv4AddrSum(b: Uint8Array, off: number): number {
  * the new TTL. The caller checks TTL > 1 first (Linux `ip_forward` answers TTL <= 1 with time
  * exceeded and never decrements it).
  */
+/**
+ * Write a 20-byte IPv4 header (no options) at `off` with its checksum computed from the field
+ * values (no read-back): what a stack does for a packet it originates (socket output, ICMP
+ * errors, TCP resets). `frag` is the flags/fragment-offset word (e.g. IPV4_FLAG_DF); `src`/`dst`
+ * in int32 or uint32 form (callers on per-packet paths pass int32 so nothing is boxed).
+ */
+export function ipv4WriteHeader(b: Uint8Array, off: number, tos: number, total: number, ident: number, frag: number, ttl: number, proto: number, src: number, dst: number): void {
+  b[off] = 0x45;
+  b[off + TOS] = tos;
+  setU16(b, off + TOTAL_LEN, total);
+  setU16(b, off + IDENT, ident);
+  setU16(b, off + FLAGS_FRAG, frag);
+  b[off + TTL] = ttl;
+  b[off + PROTOCOL] = proto;
+  setU32(b, off + SRC, src);
+  setU32(b, off + DST, dst);
+  const sum = (0x4500 | (tos & 0xff)) + (total & 0xffff) + (ident & 0xffff) + (frag & 0xffff) + (((ttl & 0xff) << 8) | (proto & 0xff)) +
+    (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+  setU16(b, off + IPV4_CHECKSUM, checksumFinish(sum));
+}
+
 export function ipv4DecTtl(b: Uint8Array, off: number): number {
   const word = getU16(b, off + IPV4_TTL);
   const next = word - 0x100;

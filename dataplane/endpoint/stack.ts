@@ -19,9 +19,9 @@ import type { Netns } from "../netns/netns.js";
 import { RTN_UNICAST, routeLookup, routeOif, routePrefSrc, routeType } from "../netns/route.js";
 import { outputVia } from "../netns/ip-output.js";
 import { fragmentAndSend } from "../netns/fragment.js";
-import { getU16, setU16, setU32 } from "../../core/bytes.js";
-import { checksumFinish } from "../../core/checksum.js";
+import { getU16 } from "../../core/bytes.js";
 import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
+import { ipv4WriteHeader } from "../../core/wire/ipv4.js";
 import { PKT_L4_CSUM_OK } from "../../core/packet.js";
 import { IpIdGenerator, IPV4_DF, jiffies, selectIdent, sendsDf, type IdentSocket } from "./ip-id.js";
 import { ephemeralPort } from "./ports.js";
@@ -163,20 +163,7 @@ export class Sockets extends Device {
       this.jValue = jiffies(now);
     }
     const id = selectIdent(this.ids, sk, df, src, dst, proto, this.jValue);
-    const frag = df ? IPV4_DF : 0;
-    b[ip] = 0x45;
-    b[ip + 1] = tos;
-    setU16(b, ip + 2, total);
-    setU16(b, ip + 4, id);
-    setU16(b, ip + 6, frag);
-    b[ip + 8] = ttl;
-    b[ip + 9] = proto;
-    setU32(b, ip + 12, src);
-    setU32(b, ip + 16, dst);
-    // header checksum from the field values just written, not by reading the 20 bytes back
-    // (equal to internetChecksum(b, ip, 20) over the header with a zero checksum field; tested)
-    const sum = (0x4500 | tos) + total + id + frag + ((ttl << 8) | proto) + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
-    setU16(b, ip + 10, checksumFinish(sum));
+    ipv4WriteHeader(b, ip, tos, total, id, df ? IPV4_DF : 0, ttl, proto, src, dst);
     a.flags[slot]! |= PKT_L4_CSUM_OK; // the caller wrote the L4 checksum
     if (ns.netfilter !== null) ns.netfilter.localOut(slot, r, dst); // OUTPUT, POSTROUTING, then the same
     else if (total > mtu) fragmentAndSend(ns, slot, r, dst >>> 0, mtu);

@@ -13,7 +13,7 @@
 // (RELATED) and leaves through OUTPUT and POSTROUTING like any packet of the namespace.
 
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
-import { internetChecksum } from "../../core/checksum.js";
+import { ipv4WriteHeader } from "../../core/wire/ipv4.js";
 import { PKT_L4_CSUM_OK } from "../../core/packet.js";
 import { tcpComputeChecksum, tcpVerifyChecksum } from "../../core/wire/tcp.js";
 import { RTN_UNICAST, routeLookup, routeType } from "../netns/route.js";
@@ -45,17 +45,7 @@ export function sendTcpReset(nf: NsNetfilter, slot: number, ip: number): void {
   if (t < 0) return;
   a.setLen(t, 14 + 40);
   const o = a.start(t) + 14;
-  b[o] = 0x45;
-  b[o + 1] = 0;
-  setU16(b, o + 2, 40);
-  setU16(b, o + 4, 0);
-  setU16(b, o + 6, 0x4000);
-  b[o + 8] = 64;
-  b[o + 9] = 6;
-  setU16(b, o + 10, 0);
-  setU32(b, o + 12, dst);
-  setU32(b, o + 16, src);
-  setU16(b, o + 10, internetChecksum(b, o, 20));
+  ipv4WriteHeader(b, o, 0, 40, 0, 0x4000, 64, 6, dst, src);
   const t4 = o + 20;
   setU16(b, t4, getU16(b, l4 + 2));
   setU16(b, t4 + 2, getU16(b, l4));

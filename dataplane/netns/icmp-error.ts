@@ -14,6 +14,7 @@
 
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
 import { internetChecksum } from "../../core/checksum.js";
+import { ipv4WriteHeader } from "../../core/wire/ipv4.js";
 import { ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { formatIpv4 } from "../../core/addr.js";
@@ -66,17 +67,7 @@ export function icmpSend(ns: Netns, slot: number, ipOff: number, type: number, c
       const ip = o + IP;
       a.setLen(t, IP + 20 + 8 + quote);
       b.copyWithin(ip + 28, ipOff, ipOff + quote);
-      b[ip] = 0x45;
-      b[ip + 1] = (b[ipOff + 1]! & 0x1e) | 0xc0;
-      setU16(b, ip + 2, 28 + quote);
-      setU16(b, ip + 4, ns.ipIdent());
-      setU16(b, ip + 6, 0);
-      b[ip + 8] = 64;
-      b[ip + 9] = 1;
-      setU16(b, ip + 10, 0);
-      setU32(b, ip + 12, from);
-      setU32(b, ip + 16, src);
-      setU16(b, ip + 10, internetChecksum(b, ip, 20));
+      ipv4WriteHeader(b, ip, (b[ipOff + 1]! & 0x1e) | 0xc0, 28 + quote, ns.ipIdent(), 0, 64, 1, from | 0, src | 0);
       const c = ip + 20;
       b[c] = type;
       b[c + 1] = code;
