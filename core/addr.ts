@@ -65,6 +65,19 @@ export function formatMac(m: number): string {
 }
 
 export const MAC_BROADCAST = 0xffff_ffff_ffff;
+
+/** Split a 48-bit MAC (a number) into its top 16 bits and its low 32 bits in int32 form: the
+ *  bridge's FDB keys, and the halves frames are written from without float arithmetic per packet
+ *  (Netns.sendEthNeigh). `macOf` joins them. */
+export function macHi(mac: number): number {
+  return Math.floor(mac / 0x1_0000_0000);
+}
+export function macLo(mac: number): number {
+  return mac | 0;
+}
+export function macOf(hi: number, lo: number): number {
+  return hi * 0x1_0000_0000 + (lo >>> 0);
+}
 /** Group (multicast/broadcast) bit: least significant bit of the first byte. */
 export function macIsMulticast(m: number): boolean {
   return (Math.floor(m / 0x100_0000_0000) & 1) === 1;

@@ -61,16 +61,8 @@ const INITIAL_SLOTS = 64;
 const LOCAL = FDB_LOCAL, STATIC = FDB_STATIC, USER = FDB_USER;
 const REFRESHED = LEARN_REFRESHED, NEW = LEARN_NEW, MOVED = LEARN_MOVED, OWN = LEARN_LOCAL, FULL = LEARN_FULL;
 
-/** Split a 48-bit MAC (a number) into the `hi` (16-bit) and `lo` (int32) keys. */
-export function macHi(mac: number): number {
-  return Math.floor(mac / 0x1_0000_0000);
-}
-export function macLo(mac: number): number {
-  return mac | 0;
-}
-export function macOf(hi: number, lo: number): number {
-  return hi * 0x1_0000_0000 + (lo >>> 0);
-}
+import { macHi, macLo, macOf } from "../../core/addr.js";
+export { macHi, macLo, macOf };
 
 export class Fdb {
   keyHi = new Int32Array(INITIAL_SLOTS).fill(-1);

@@ -14,6 +14,7 @@
 // whole table armed at the earliest deadline (a scan on expiry: tables are small). Packets waiting
 // for resolution sit in a bounded per-table pool of queue nodes (unres_qlen per entry).
 
+import { macHi, macLo } from "../../core/addr.js";
 import { Timer } from "../engine/clock.js";
 import type { Engine } from "../engine/engine.js";
 import type { Rng } from "../engine/rng.js";
@@ -281,8 +282,8 @@ export class NeighTable {
 
   private setMac(i: number, mac: number): void {
     this.mac[i] = mac;
-    this.macHi[i] = Math.floor(mac / 0x1_0000_0000);
-    this.macLo[i] = mac % 0x1_0000_0000 | 0;
+    this.macHi[i] = macHi(mac);
+    this.macLo[i] = macLo(mac);
   }
 
   /** `ip neigh add/replace ... lladdr MAC nud permanent`. */

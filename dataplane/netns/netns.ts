@@ -19,7 +19,7 @@
 import { Device } from "../engine/device.js";
 import { Timer } from "../engine/clock.js";
 import { PKT_TRACE } from "../../core/packet.js";
-import { MAC_BROADCAST, formatIpv4, formatMac, cidr, parseCidr as parseCidrStrict, type Cidr } from "../../core/addr.js";
+import { MAC_BROADCAST, formatIpv4, formatMac, cidr, macHi, macLo, parseCidr as parseCidrStrict, type Cidr } from "../../core/addr.js";
 import { getU16, getU32, setU16, setU32, setU48 } from "../../core/bytes.js";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETH_HEADER_LEN } from "../../core/wire/ethernet.js";
 import { NeighTable, type NeighOwner, LINUX_NEIGH, NUD_NAMES, NUD_FAILED, NUD_INCOMPLETE } from "./neigh.js";
@@ -141,8 +141,8 @@ export class Netns extends Device implements NeighOwner {
   /** Set interface `i`'s MAC (both representations). */
   setMac(i: number, mac: number): void {
     this.mac[i] = mac;
-    this.macHi[i] = Math.floor(mac / 0x1_0000_0000);
-    this.macLo[i] = mac % 0x1_0000_0000 | 0;
+    this.macHi[i] = macHi(mac);
+    this.macLo[i] = macLo(mac);
   }
 
   private growIf(n: number): void {
