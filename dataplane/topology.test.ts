@@ -54,7 +54,7 @@ function dockerByHand(count: number, sink: MemorySink): Engine {
   const e = new Engine({ seed: 1 });
   e.openCapture(sink);
   const host = e.add(new Netns("host"));
-  const br = e.add(new Bridge("docker0", { mac: mac("02:42:5e:1a:2b:3c") }));
+  const br = e.add(new Bridge("host/docker0", { mac: mac("02:42:5e:1a:2b:3c"), ifname: "docker0" }));
   e.connect(host, host.addInterface("docker0", mac("02:42:5e:1a:2b:3c")), br, 0);
   host.addAddress("docker0", "172.17.0.1/16");
   host.ipForward = true;
@@ -216,7 +216,6 @@ describe("errors name what was wrong", () => {
   const cases: [string, (t: Topology) => unknown, string][] = [
     ["unknown namespace", (t) => t.ns("c9"), `"c9": no such namespace`],
     ["namespace twice", (t) => t.netns("c2"), `"c2": namespace exists already`],
-    ["namespace named like a bridge", (t) => t.netns("docker0"), `namespace "docker0": the name is taken by bridge docker0 (namespaces and bridges share one name space)`],
     ["namespace name with a slash", (t) => t.netns("a/b"), `"a/b" is not a valid namespace name (1-255 characters, no '/' or spaces)`],
     ["veth into an unknown namespace", (t) => t.veth({ a: "c9/eth1", b: "c2/eth1" }), `"c9": no such namespace`],
     ["veth end that exists", (t) => t.veth({ a: "host/vethx", b: "c2/eth0" }), `"c2/eth0" exists already`],
@@ -250,8 +249,8 @@ describe("errors name what was wrong", () => {
     ["sysctl on a missing interface", (t) => t.sysctl("c2", "net.ipv4.conf.eth5.proxy_arp", 1), `c2: sysctl net.ipv4.conf.eth5.proxy_arp: "c2/eth5": no such interface`],
     ["negative proxy_delay", (t) => t.sysctl("c2", "net.ipv4.neigh.eth0.proxy_delay", -1), `c2: sysctl net.ipv4.neigh.eth0.proxy_delay=-1: the value must be an integer >= 0 (1/100 s)`],
     ["bridge outside a namespace", (t) => t.bridge("docker1"), `"docker1": a bridge is named "<namespace>/<ifname>" (its own interface lives in a namespace)`],
-    ["bridge name twice", (t) => t.bridge("c2/docker0"), `bridge "docker0" exists already (in host)`],
-    ["bridge named like a namespace", (t) => t.bridge("host/c2"), `bridge "c2": the name is taken by namespace c2 (namespaces and bridges share one name space)`],
+    ["bridge name twice in a namespace", (t) => t.bridge("host/docker0"), `"host/docker0" exists already`],
+    ["enslaving to a bridge of another namespace", (t) => (t.bridge("c2/docker0"), t.veth({ a: "vethz", b: "c3/eth9" }), t.master("vethz", "docker0")), `"docker0": 2 bridges have this name (in host, c2): name one as <namespace>/docker0`],
     ["negative ageing time", (t) => t.bridge("host/br1", { ageingTime: -1 }), `bridge br1: ageingTime -1 must be >= 0 ns`],
     ["the bridge's MAC", (t) => t.linkSet("host/docker0", { mac: "02:00:00:00:00:09" }), `"host/docker0": changing bridge docker0's MAC is not supported`],
     ["capture of a missing point", (t) => t.capture(new MemorySink(), ["c2/eth0", "c2/eth7"]), `"c2/eth7": no such interface`],
@@ -411,6 +410,34 @@ describe("veth impairments", () => {
     // the first RTT also waits for c4's delayed ARP reply
     expect(Array.from(p.rtt)).toEqual([4e6, 2e6]);
     expect(t.engine.device("veth:host/veth4-c4/eth0")).toBe(t.dev("c4/eth0").link);
+    expect(t.conservation().ok).toBe(true);
+  });
+});
+
+describe("one bridge name on several hosts", () => {
+  it("h1 and h2 each have a docker0 with 172.17.0.0/16; a ping on each stays on its own host", () => {
+    const t = new Topology({ seed: 3 });
+    for (const h of ["h1", "h2"]) {
+      t.netns(h);
+      t.bridge(`${h}/docker0`, { mac: h === "h1" ? "02:42:00:00:01:01" : "02:42:00:00:02:01" });
+      t.addr(`${h}/docker0`, "172.17.0.1/16");
+      for (const n of [2, 3]) {
+        const c = `${h}c${n}`;
+        t.netns(c);
+        t.veth({ a: `${h}/veth${n}`, b: `${c}/eth0`, peerMac: `02:42:ac:11:00:0${n}` });
+        t.master(`${h}/veth${n}`, "docker0");
+        t.addr(`${c}/eth0`, `172.17.0.${n}/16`);
+      }
+    }
+    const p1 = ping(t.ns("h1c2"), ip("172.17.0.3"), { count: 2 });
+    const p2 = ping(t.ns("h2c3"), ip("172.17.0.2"), { count: 2 });
+    t.run(2e9);
+    expect([p1.received, p2.received]).toEqual([2, 2]);
+    expect(t.br("h1/docker0")).not.toBe(t.br("h2/docker0"));
+    expect(t.br("h1/docker0").name).toBe("h1/docker0");
+    expect(t.fdb("h2/docker0")).toContain("02:42:ac:11:00:02 dev veth2 master docker0");
+    expect(t.fdb("h2/docker0")).not.toContain("02:42:00:00:01:01");
+    expect(() => t.br("docker0")).toThrow(`"docker0": 2 bridges have this name (in h1, h2): name one as <namespace>/docker0`);
     expect(t.conservation().ok).toBe(true);
   });
 });

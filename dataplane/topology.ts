@@ -43,7 +43,7 @@
 // changed nothing, except a route the FIB refuses (File exists): its devices stay interfaces.
 // Cold path only: nothing here runs per packet.
 // Not supported: deleting links, `nomaster` or moving a port to another bridge, moving an
-// interface to another namespace, changing a bridge's MAC; two bridges with one name in
+// interface to another namespace, changing a bridge's MAC;
 // different namespaces (bridges and namespaces are engine devices, named uniquely). A port's
 // MTU is kept but not enforced; a down veth end drops what arrives (`iface-down`) rather than
 // taking its peer's carrier away. `ip(ns, "addr")` lists the namespace's L3 interfaces only,
@@ -184,20 +184,21 @@ export class Topology {
   bridge(ref: string, spec: BridgeSpec = {}): Bridge {
     const { ns, name } = this.newRef(ref);
     if (ns === null) throw new TopologyError(`"${ref}": a bridge is named "<namespace>/<ifname>" (its own interface lives in a namespace)`);
-    if (this.bridges.has(name)) throw new TopologyError(`bridge "${name}" exists already (in ${this.bridges.get(name)!.ns})`);
-    this.checkDeviceName(name, "bridge");
+    const key = `${ns}/${name}`;
+    if (this.bridges.has(key)) throw new TopologyError(`bridge "${key}" exists already`);
+    this.checkDeviceName(key, "bridge");
     const mac = spec.mac === undefined ? this.randomMac(ref) : macOf(ref, spec.mac);
     const mtu = mtuOf(ref, spec.mtu);
     const { ageingTime, fdbMax, promisc, ipv6 } = spec;
     if (ageingTime !== undefined && !(ageingTime >= 0)) throw new TopologyError(`bridge ${name}: ageingTime ${ageingTime} must be >= 0 ns`);
     if (fdbMax !== undefined && !(Number.isInteger(fdbMax) && fdbMax >= 0)) throw new TopologyError(`bridge ${name}: fdbMax ${fdbMax} must be an integer >= 0`);
     const rec = this.spaces.get(ns)!;
-    const dev = this.engine.add(new Bridge(name, { mac, ageingTime, maxLearned: fdbMax, promisc, ipv6 }));
+    const dev = this.engine.add(new Bridge(key, { mac, ageingTime, maxLearned: fdbMax, promisc, ipv6, ifname: name }));
     const self = newEnd(ns, name, mac, mtu, true);
     const br: BridgeRec = { dev, ns, self, ports: [] };
     self.bridge = br;
     rec.ifs.set(name, self);
-    this.bridges.set(name, br);
+    this.bridges.set(key, br);
     this.toInterface(self);
     this.engine.connect(rec.dev, self.port, dev, 0);
     dev.nfNs = rec.dev;
@@ -231,13 +232,12 @@ export class Topology {
    *  Returns the bridge port's index. */
   master(ref: string, bridgeName: string): number {
     const e = this.end(ref);
-    const br = this.bridges.get(bridgeName);
-    if (!br) throw new TopologyError(`"${bridgeName}": no such bridge`);
+    const br = this.findBridge(bridgeName, e.ns);
     if (e.state === "port") {
       if (e.bridge === br) return e.port;
-      throw new TopologyError(`"${ref}" is a port of bridge ${e.bridge!.dev.name} already (moving a port is not supported)`);
+      throw new TopologyError(`"${ref}" is a port of bridge ${e.bridge!.self.name} already (moving a port is not supported)`);
     }
-    if (e.veth === null) throw new TopologyError(`"${ref}" is bridge ${e.bridge!.dev.name}'s own interface: it cannot be a bridge port`);
+    if (e.veth === null) throw new TopologyError(`"${ref}" is bridge ${e.bridge!.self.name}'s own interface: it cannot be a bridge port`);
     if (e.state === "interface") throw new TopologyError(`"${ref}" is in use as an interface of namespace ${e.ns} (addresses, routes, capture or run made it one): enslave a veth end before using it`);
     if (e.ns !== null && e.ns !== br.ns) throw new TopologyError(`"${ref}" is in namespace ${e.ns} but bridge ${bridgeName} in ${br.ns}: a port and its bridge share a namespace`);
     if (e.ns === null) {
@@ -302,7 +302,7 @@ export class Topology {
     const mtu = s.mtu === undefined ? e.mtu : mtuOf(ref, s.mtu);
     const mac = s.mac === undefined ? e.mac : macOf(ref, s.mac);
     const br = e.bridge;
-    if (br && e.veth === null && mac !== e.mac) throw new TopologyError(`"${ref}": changing bridge ${br.dev.name}'s MAC is not supported`);
+    if (br && e.veth === null && mac !== e.mac) throw new TopologyError(`"${ref}": changing bridge ${br.self.name}'s MAC is not supported`);
     if (e.state === "interface") {
       const ns = e.device as Netns;
       ns.mtu[e.port] = mtu;
@@ -414,9 +414,19 @@ export class Topology {
 
   /** The bridge named `name`. */
   br(name: string): Bridge {
-    const b = this.bridges.get(name);
-    if (!b) throw new TopologyError(`"${name}": no such bridge`);
-    return b.dev;
+    return this.findBridge(name, null).dev;
+  }
+
+  /** A bridge by `<namespace>/<name>`, by name in namespace `ns`, or by a name only one
+   *  namespace has (each host of a multi-host topology has its own docker0). */
+  private findBridge(name: string, ns: string | null): BridgeRec {
+    const exact = this.bridges.get(name.includes("/") ? name : `${ns}/${name}`);
+    if (exact) return exact;
+    if (name.includes("/")) throw new TopologyError(`"${name}": no such bridge`);
+    const named = [...this.bridges.values()].filter((b) => b.self.name === name);
+    if (named.length === 1) return named[0]!;
+    if (named.length === 0) throw new TopologyError(`"${name}": no such bridge`);
+    throw new TopologyError(`"${name}": ${named.length} bridges have this name (in ${named.map((b) => b.ns).join(", ")}): name one as <namespace>/${name}`);
   }
 
   /** What `ref` is in the engine (a pending end in a namespace becomes its interface). */
@@ -449,7 +459,7 @@ export class Topology {
 
   /** `bridge fdb show br BRIDGE`. */
   fdb(bridgeName: string): string {
-    return this.br(bridgeName).fdbShow();
+    return this.findBridge(bridgeName, null).dev.fdbShow();
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -491,7 +501,7 @@ export class Topology {
 
   private checkL3(e: End, what: string): void {
     const ref = refOf(e);
-    if (e.state === "port") throw new TopologyError(`"${ref}" is a port of bridge ${e.bridge!.dev.name}, not an interface of namespace ${e.ns} (use ${e.bridge!.ns}/${e.bridge!.dev.name} for ${what})`);
+    if (e.state === "port") throw new TopologyError(`"${ref}" is a port of bridge ${e.bridge!.self.name}, not an interface of namespace ${e.ns} (use ${e.bridge!.ns}/${e.bridge!.self.name} for ${what})`);
     if (e.ns === null) throw new TopologyError(`"${ref}" is in no namespace: it can only be a bridge port`);
   }
 

@@ -57,6 +57,9 @@ export interface BridgeOptions {
   promisc?: boolean;
   /** IPv6 on in the namespace (Linux default): the dump's `self` lines include it. */
   ipv6?: boolean;
+  /** The interface name (port 0, `bridge fdb show`'s "master"), when the device is named
+   *  otherwise (a Topology names it `<namespace>/<ifname>`); default: the device name. */
+  ifname?: string;
 }
 
 export const BRIDGE_REASONS = ["runt", "port-down", "invalid-source", "link-local", "hairpin-off", "no-ports", "dst-is-self", "nf-ip-header", ...NF_REASONS] as const;
@@ -105,8 +108,12 @@ export abstract class BridgeControl extends Device {
   nfNs: Netns | null = null;
   nfIf = -1;
 
+  /** The bridge's interface name, as `ip link` shows it. */
+  readonly ifname: string;
+
   constructor(name: string, opts: BridgeOptions) {
     super(name, BRIDGE_REASONS);
+    this.ifname = opts.ifname ?? name;
     this.mac = opts.mac;
     this.ageingTime = opts.ageingTime ?? DEFAULT_AGEING;
     this.promisc = opts.promisc ?? false;
@@ -116,7 +123,7 @@ export abstract class BridgeControl extends Device {
     [this.rRunt, this.rDown, this.rSource, this.rLinkLocal, this.rHairpin, this.rNoPorts, this.rSelf] = BRIDGE_REASONS.map((r) => this.reason(r)) as [number, number, number, number, number, number, number];
     this.rNfHeader = this.reason("nf-ip-header");
     this.rNf = this.reason(NF_REASONS[0]);
-    super.addPort(name);
+    super.addPort(this.ifname);
     this.pflags[0] = P_UP | P_ACTIVE;
     this.portMac[0] = opts.mac;
     this.fdb.add(macHi(opts.mac), macLo(opts.mac), 0, FDB_LOCAL | FDB_STATIC, 0);

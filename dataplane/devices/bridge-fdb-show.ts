@@ -53,13 +53,13 @@ export function fdbShowLines(br: BridgeControl, self: boolean): string[] {
       if (fdb.portAt(i) !== port) continue;
       const f = fdb.flagsAt(i);
       const state = f & FDB_LOCAL ? "permanent" : f & FDB_STATIC ? "static" : br.ageingTime > 0 && fdb.updatedAt(i) + br.ageingTime <= now ? "stale" : "";
-      lines.push(`${formatMac(fdb.macAt(i))} dev ${br.portNames[port]} master ${br.name} ${state}`);
+      lines.push(`${formatMac(fdb.macAt(i))} dev ${br.portNames[port]} master ${br.ifname} ${state}`);
     }
   };
   const selfLines = (addrs: string[], dev: string) => {
     if (self) for (const a of addrs) lines.push(`${a} dev ${dev} self permanent`);
   };
-  selfLines(bridgeSelfAddrs(br.mac, br.ipv6), br.name);
+  selfLines(bridgeSelfAddrs(br.mac, br.ipv6), br.ifname);
   master(0);
   const ports: number[] = [];
   for (let p = 1; p < br.portNames.length; p++) if (br.portNames[p]) ports.push(p);

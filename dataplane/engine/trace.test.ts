@@ -50,8 +50,8 @@ describe("trace add: the first N packets of a flow", () => {
         `c2: created: trace add 1 (${id} of 2)`,
         "c2: route to 172.17.0.3: dev eth0",
         "c2: out eth0 to 02:42:ac:11:00:03",
-        "docker0: 02:42:ac:11:00:02 refreshed on veth1a2b32",
-        "docker0: forwarded to veth1a2b33",
+        "host/docker0: 02:42:ac:11:00:02 refreshed on veth1a2b32",
+        "host/docker0: forwarded to veth1a2b33",
         "c3: delivered",
       ]);
     }
@@ -81,7 +81,7 @@ describe("trace add: the first N packets of a flow", () => {
     const firstAt = (n: number) => [
       `c2/eth0 trace ${n}: c2: created: trace add 1 (${n} of 2); c2: route to 172.17.0.3: dev eth0; c2: out eth0 to 02:42:ac:11:00:03`,
       `host/veth1a2b32 trace ${n}`,
-      `host/veth1a2b33 trace ${n}: docker0: 02:42:ac:11:00:02 refreshed on veth1a2b32; docker0: forwarded to veth1a2b33`,
+      `host/veth1a2b33 trace ${n}: host/docker0: 02:42:ac:11:00:02 refreshed on veth1a2b32; host/docker0: forwarded to veth1a2b33`,
       `c3/eth0 trace ${n}`,
     ];
     expect(commented).toEqual([...firstAt(1), ...firstAt(2)]);
@@ -103,8 +103,8 @@ describe("trace add: the first N packets of a flow", () => {
           "c3: created: trace add 1 (2 of 4)",
           "c3: route to 172.17.0.2: dev eth0",
           "c3: out eth0 to 02:42:ac:11:00:02",
-          "docker0: 02:42:ac:11:00:03 refreshed on veth1a2b33", // learned from its ARP reply
-          "docker0: forwarded to veth1a2b32",
+          "host/docker0: 02:42:ac:11:00:03 refreshed on veth1a2b33", // learned from its ARP reply
+          "host/docker0: forwarded to veth1a2b32",
           "c2: delivered",
         ]);
         expect(rule.active).toBe(false);
@@ -125,11 +125,11 @@ describe("trace add: the first N packets of a flow", () => {
     const [c2] = t.containers as [Netns, Netns];
     ping(c2, C3, { count: 4 });
     const rule = e.trace.add({ device: t.bridge, port: "veth1a2b33", count: 10, match: { protocol: "icmp" } });
-    expect(rule.text).toBe("docker0/veth1a2b33: first 10 icmp any > any");
+    expect(rule.text).toBe("host/docker0/veth1a2b33: first 10 icmp any > any");
     e.run(1.5e9);
     // echo replies from c3 (the requests arrive on c2's port; ARP is not ICMP)
-    expect(e.trace.ids().map((id) => hops(e, id)[0])).toEqual(["docker0: in veth1a2b33: trace add 1 (1 of 10)", "docker0: in veth1a2b33: trace add 1 (2 of 10)"]);
-    expect(hops(e, 1).slice(1)).toEqual(["docker0: 02:42:ac:11:00:03 refreshed on veth1a2b33", "docker0: forwarded to veth1a2b32", "c2: delivered"]);
+    expect(e.trace.ids().map((id) => hops(e, id)[0])).toEqual(["host/docker0: in veth1a2b33: trace add 1 (1 of 10)", "host/docker0: in veth1a2b33: trace add 1 (2 of 10)"]);
+    expect(hops(e, 1).slice(1)).toEqual(["host/docker0: 02:42:ac:11:00:03 refreshed on veth1a2b33", "host/docker0: forwarded to veth1a2b32", "c2: delivered"]);
     e.trace.remove(rule);
     expect(rule.active).toBe(false);
     expect(t.bridge.traceArmed).toBe(0);
@@ -155,7 +155,7 @@ describe("trace add: the first N packets of a flow", () => {
     udpFlows(c2, { dst: C3, dport: 9, pps: 1000, count: 1 });
     e.run(1e9);
     expect(rule.marked).toBe(1);
-    expect(hops(e, 1).slice(0, 3)).toEqual(["c2: created: trace add 1 (1 of 1)", "docker0: 02:42:ac:11:00:02 learned on veth1a2b32", "docker0: flooded (broadcast) to 2 ports: veth1a2b33, docker0"]);
+    expect(hops(e, 1).slice(0, 3)).toEqual(["c2: created: trace add 1 (1 of 1)", "host/docker0: 02:42:ac:11:00:02 learned on veth1a2b32", "host/docker0: flooded (broadcast) to 2 ports: veth1a2b33, docker0"]);
     expect(e.trace.format()).toContain("clone of trace 1");
     expect(e.conservation().ok).toBe(true);
   });

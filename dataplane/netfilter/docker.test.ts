@@ -211,7 +211,7 @@ describe("frames", () => {
     d.bridge.setPortFlags(1, { hairpin: false });
     expect(tcpStep(d, "c2", 40004, "192.168.1.10", 8080)).toBe("tcp c2 40004 192.168.1.10 8080: failed");
     // the SYN and its retransmission 1 s later
-    expect(d.engine.errors()).toContainEqual({ device: "docker0", reason: "hairpin-off", count: 2 });
+    expect(d.engine.errors()).toContainEqual({ device: "host/docker0", reason: "hairpin-off", count: 2 });
     expect(d.topology.conntrack("host")).toEqual([]);
     expect(d.host.netfilter!.ct!.audit()).toBeNull();
     expect(d.host.netfilter!.ct!.count).toBe(0);
@@ -221,7 +221,7 @@ describe("frames", () => {
     const d = dockerHost({ icc: false });
     servers(d);
     expect(udpStep(d, "c3", 40006, "172.17.0.2", 53)).toBe("udp c3 40006 172.17.0.2 53: no reply");
-    expect(d.engine.errors()).toContainEqual({ device: "docker0", reason: "nf-drop", count: 1 });
+    expect(d.engine.errors()).toContainEqual({ device: "host/docker0", reason: "nf-drop", count: 1 });
     expect(d.topology.conntrack("host")).toEqual([]);
     // with icc the same datagram gets its answer
     const ok = dockerHost();

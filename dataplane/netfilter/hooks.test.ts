@@ -92,7 +92,7 @@ describe("REJECT", () => {
     sk.sendTo(C2_IP, 53, 10);
     d.engine.run(1 * S);
     expect([sk.rxPackets, sk.icmpErrors, sk.lastIcmpCode, formatIpv4(sk.lastIcmpFrom >>> 0)]).toEqual([0, 1, 10, "172.17.0.1"]);
-    expect(nfErrors(d)).toEqual([{ device: "docker0", reason: "nf-reject", count: 1 }]);
+    expect(nfErrors(d)).toEqual([{ device: "host/docker0", reason: "nf-reject", count: 1 }]);
   });
 });
 
