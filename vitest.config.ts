@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: "unit", include: ["core/**/*.test.ts", "dataplane/**/*.test.ts", "cli/**/*.test.ts", "bench/**/*.test.ts"] } },
+      { test: { name: "unit", include: ["core/**/*.test.ts", "dataplane/**/*.test.ts", "control/**/*.test.ts", "cli/**/*.test.ts", "bench/**/*.test.ts"] } },
       { test: { name: "prop", include: ["proptests/**/*.test.ts"], testTimeout: 60_000 } },
       { test: { name: "interop", include: ["interop/**/*.test.ts"], testTimeout: 300_000, hookTimeout: 300_000 } },
     ],
