@@ -40,7 +40,7 @@ function setup(flows: number, proto: 6 | 17, snat = false): Setup {
     if (snat) natSetup(ct, ref, NAT_MANIP_SRC, NAT_MAP_IPS, host, host, 0, 0);
     ct.confirm(ref);
     const r = (ref >> 3) * 2 + 1;
-    const b = snat ? seg(server, host, 80, ct.tDport[r]!, 0x12) : seg(server, client(i), 80, 40000, 0x12);
+    const b = snat ? seg(server, host, 80, ct.tDport(r), 0x12) : seg(server, client(i), 80, 40000, 0x12);
     ct.confirm(ct.track(b, 0));
     ct.confirm(ct.track(seg(client(i), server, 40000, 80, 0x10), 0));
   }
@@ -53,7 +53,7 @@ function setup(flows: number, proto: 6 | 17, snat = false): Setup {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     const i = x % flows;
     const e = ct.find(proto, client(i), server, 40000, 80) >> 1;
-    const replyDport = ct.tDport[e * 2 + 1]!;
+    const replyDport = ct.tDport(e * 2 + 1);
     const p = snat || j & 1 ? seg(server, snat ? host : client(i), 80, snat ? replyDport : 40000, 0x10) : seg(client(i), server, 40000, 80, 0x10);
     buf.set(p, j * SLOT);
     offs[j] = j * SLOT;

@@ -197,7 +197,7 @@ function setupNew(live: number) {
   for (let k = 0; k < Math.ceil((2 * live) / N); k++) batch();
   if (ct.count !== live) throw new Error(`nat bench: ${ct.count} live entries, wanted ${live}`);
   let moved = 0;
-  for (const e of ct.listed()) if (ct.tDport[2 * e + 1] !== 40000) moved++;
+  for (const e of ct.listed()) if (ct.tDport(2 * e + 1) !== 40000) moved++;
   if (moved < live - HOSTS) throw new Error(`nat bench: only ${moved} of ${live} entries had their port moved`);
   return { ct, batch };
 }

@@ -90,7 +90,7 @@ test.prop([fc.array(op, { minLength: 1, maxLength: 300, size: "max" }), fc.nat()
       // no two listed entries share a tuple, in either direction
       const tuples = new Set<string>();
       const listed = ct.listed();
-      for (const e of listed) for (const n of [e * 2, e * 2 + 1]) tuples.add(`${ct.proto[e]}/${ct.tSrc[n]}/${ct.tDst[n]}/${ct.tSport[n]}/${ct.tDport[n]}`);
+      for (const e of listed) for (const n of [e * 2, e * 2 + 1]) tuples.add(`${ct.proto[e]}/${ct.tSrc(n)}/${ct.tDst(n)}/${ct.tSport(n)}/${ct.tDport(n)}`);
       expect(tuples.size).toBe(2 * listed.length);
       // nothing lost: what disappeared had expired, or was evicted or killed (as counted); early
       // drop never takes an ASSURED entry (those can only have been killed)
@@ -119,7 +119,7 @@ test.prop([fc.array(op, { minLength: 1, maxLength: 300, size: "max" }), fc.nat()
         const first = fwd(0x02);
         if (first >= 0 && ct.status[refEntry(first)]! & CT_USED) {
           const r = refEntry(first) * 2 + 1;
-          through(packet(f.proto, ct.tSrc[r]! >>> 0, ct.tDst[r]! >>> 0, ct.tSport[r]!, f.proto === 1 ? 0 : ct.tDport[r]!, { flags: 0x12, type: 0 }));
+          through(packet(f.proto, ct.tSrc(r) >>> 0, ct.tDst(r) >>> 0, ct.tSport(r), f.proto === 1 ? 0 : ct.tDport(r), { flags: 0x12, type: 0 }));
           if (f.proto === 17) {
             clock.advanceTo(clock.now + 2.1 * S);
             check();
@@ -138,11 +138,11 @@ test.prop([fc.array(op, { minLength: 1, maxLength: 300, size: "max" }), fc.nat()
           if (n < 0) continue;
           // the server answers the translated flow: the reply tuple as it is in the entry
           const r = (n | 1) as number;
-          const rs = ct.tSrc[r]! >>> 0, rd = ct.tDst[r]! >>> 0;
+          const rs = ct.tSrc(r) >>> 0, rd = ct.tDst(r) >>> 0;
           if (o.kind === "error") {
-            const sent = packet(f.proto, rd, rs, f.proto === 1 ? ct.tSport[r]! : ct.tDport[r]!, f.proto === 1 ? 0 : ct.tSport[r]!, { flags: 0x02 });
+            const sent = packet(f.proto, rd, rs, f.proto === 1 ? ct.tSport(r) : ct.tDport(r), f.proto === 1 ? 0 : ct.tSport(r), { flags: 0x02 });
             b = buildFrame([ipv4({ src: rs, dst: rd, protocol: 1 }), icmpError(3, 3), raw(sent)]);
-          } else b = packet(f.proto, rs, rd, ct.tSport[r]!, f.proto === 1 ? 0 : ct.tDport[r]!, { flags: o.flags, type: 0 });
+          } else b = packet(f.proto, rs, rd, ct.tSport(r), f.proto === 1 ? 0 : ct.tDport(r), { flags: o.flags, type: 0 });
         } else b = packet(f.proto, f.c, f.s, f.cp, f.sp, { flags: o.flags });
         const ref = ct.track(b, 0);
         if (ref >= 0 && refCtinfo(ref) === IP_CT_NEW && !(ct.status[refEntry(ref)]! & IPS_CONFIRMED)) {

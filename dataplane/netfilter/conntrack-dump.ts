@@ -20,9 +20,9 @@ import { TCP_CT_NAMES } from "./conntrack-tcp.js";
 const NAMES: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp" };
 
 function tuple(ct: ConntrackTable, n: number, proto: number): string {
-  let s = `src=${formatIpv4(ct.tSrc[n]! >>> 0)} dst=${formatIpv4(ct.tDst[n]! >>> 0)} `;
-  if (proto === 6 || proto === 17) s += `sport=${ct.tSport[n]} dport=${ct.tDport[n]} `;
-  else if (proto === 1) s += `type=${ct.tDport[n]! >>> 8} code=${ct.tDport[n]! & 0xff} id=${ct.tSport[n]} `;
+  let s = `src=${formatIpv4(ct.tSrc(n) >>> 0)} dst=${formatIpv4(ct.tDst(n) >>> 0)} `;
+  if (proto === 6 || proto === 17) s += `sport=${ct.tSport(n)} dport=${ct.tDport(n)} `;
+  else if (proto === 1) s += `type=${ct.tDport(n) >>> 8} code=${ct.tDport(n) & 0xff} id=${ct.tSport(n)} `;
   return s;
 }
 

@@ -105,7 +105,7 @@ function udpPacket(ct: ConntrackTable, e: number): void {
 /** nf_conntrack_icmp_packet: only a request may create an entry; every packet refreshes it. */
 function icmpPacket(ct: ConntrackTable, ref: number): number {
   const e = refEntry(ref);
-  if (ICMP_VALID_NEW[ct.tDport[e * 2]! >>> 8] !== 1) {
+  if (ICMP_VALID_NEW[ct.tDport(e * 2) >>> 8] !== 1) {
     ct.discard(ref);
     return refuse(ct);
   }
@@ -138,7 +138,7 @@ export function trackTcp(ct: ConntrackTable, ref: number, flags: number, seq: nu
     }
     // a SYN reopening a closed connection: delete the old entry, track the SYN again (new entry)
     const n = e * 2 + dir;
-    const src = ct.tSrc[n]!, dst = ct.tDst[n]!, sport = ct.tSport[n]!, dport = ct.tDport[n]!;
+    const src = ct.tSrc(n), dst = ct.tDst(n), sport = ct.tSport(n), dport = ct.tDport(n);
     ct.kill(e);
     ref = ct.lookupOrCreate(PROTO_TCP, src, dst, sport, dport);
     if (ref < 0) return ref;
@@ -160,7 +160,7 @@ export function findRelated(ct: ConntrackTable, proto: number, qSrc: number, qDs
     if (inv < 0) return refuse(ct);
     n = ct.find(proto, qDst, qSrc, qSport, inv);
   } else n = ct.find(proto, qDst, qSrc, qDport, qSport);
-  if (n < 0 || ct.tDst[n] !== (outerDst | 0)) return refuse(ct);
+  if (n < 0 || ct.tDst(n) !== (outerDst | 0)) return refuse(ct);
   return makeRef(n >> 1, n & 1 ? IP_CT_RELATED_REPLY : IP_CT_RELATED);
 }
 

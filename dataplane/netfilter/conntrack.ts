@@ -35,8 +35,8 @@
 //
 // Expiry: one Timer for the table, armed at the earliest key of a heap of entries
 // (conntrack-expiry.ts). A refresh that moves a deadline later only stores it; the heap key is
-// corrected when it comes up (lazy), so a packet costs no heap operation unless its deadline moves
-// earlier. The protocol trackers are in conntrack-track.ts (UDP, ICMP, errors, generic) and
+// corrected when it comes up (lazy), so a packet costs no heap operation (not even a read of its
+// key) unless its deadline moves earlier. The protocol trackers are in conntrack-track.ts (UDP, ICMP, errors, generic) and
 // conntrack-tcp.ts.
 //
 // How the hooks use it (the order of Linux's hooks and priorities):
@@ -103,11 +103,11 @@ export class ConntrackTable {
   /** Entries the arrays hold now. */
   cap: number;
   // ---- by node (entry * 2 + dir); int32 addresses ----
-  tSrc!: Int32Array;
-  tDst!: Int32Array;
-  tSport!: Uint16Array;
-  tDport!: Uint16Array;
-  private hNext!: Int32Array;
+  /** 4 int32 words per node: source, destination, ports (`sport << 16 | dport`; ICMP: id and
+   *  `type << 8 | code`), the next node of its hash chain. A node's tuple and link share 16
+   *  bytes and an entry's two nodes 32 aligned ones, so a lookup and the rewrite from the other
+   *  direction's tuple read one cache line (separate arrays per field took one line each). */
+  node!: Int32Array;
   // ---- by entry ----
   proto!: Uint8Array;
   /** IPS_* bits, plus CT_USED / CT_BYSOURCE. */
@@ -174,7 +174,7 @@ export class ConntrackTable {
   /** Bytes the arrays take per entry (node arrays, entry arrays, heap, free stack, both bucket
    *  arrays at one bucket per entry, TCP state). */
   get bytesPerEntry(): number {
-    const arrays = [this.tSrc, this.tDst, this.tSport, this.tDport, this.hNext, this.proto, this.status, this.deadline, this.mark, this.id, this.born, this.bsNext, this.freeStack];
+    const arrays = [this.node, this.proto, this.status, this.deadline, this.mark, this.id, this.born, this.bsNext, this.freeStack];
     let b = 0;
     for (const a of arrays) b += a.byteLength;
     b += this.head.byteLength + this.bsHead.byteLength;
@@ -185,13 +185,8 @@ export class ConntrackTable {
     const old = this.cap;
     const g32 = (a: Int32Array | undefined, n: number) => { const b = new Int32Array(n); if (a) b.set(a); return b; };
     const gu32 = (a: Uint32Array | undefined, n: number) => { const b = new Uint32Array(n); if (a) b.set(a); return b; };
-    const g16 = (a: Uint16Array | undefined, n: number) => { const b = new Uint16Array(n); if (a) b.set(a); return b; };
     const g64 = (a: Float64Array | undefined, n: number) => { const b = new Float64Array(n); if (a) b.set(a); return b; };
-    this.tSrc = g32(this.tSrc, 2 * cap);
-    this.tDst = g32(this.tDst, 2 * cap);
-    this.tSport = g16(this.tSport, 2 * cap);
-    this.tDport = g16(this.tDport, 2 * cap);
-    this.hNext = g32(this.hNext, 2 * cap);
+    this.node = g32(this.node, 8 * cap);
     const p = new Uint8Array(cap);
     if (this.proto) p.set(this.proto);
     this.proto = p;
@@ -241,23 +236,56 @@ export class ConntrackTable {
     return (h ^ (h >>> 15)) & 0x7fffffff;
   }
 
+  // ---- a node's words ----
+  tSrc(n: number): number {
+    return this.node[n * 4]!;
+  }
+  tDst(n: number): number {
+    return this.node[n * 4 + 1]!;
+  }
+  tSport(n: number): number {
+    return this.node[n * 4 + 2]! >>> 16;
+  }
+  tDport(n: number): number {
+    return this.node[n * 4 + 2]! & 0xffff;
+  }
+  /** Set node n's tuple (not its hash link: rehash a hashed node around this). */
+  setTuple(n: number, src: number, dst: number, sport: number, dport: number): void {
+    const k = n * 4;
+    const a = this.node;
+    a[k] = src;
+    a[k + 1] = dst;
+    a[k + 2] = (sport << 16) | dport;
+  }
+  private hNext(n: number): number {
+    return this.node[n * 4 + 3]!;
+  }
+  private setNext(n: number, next: number): void {
+    this.node[n * 4 + 3] = next;
+  }
+  private nodeHash(n: number): number {
+    const a = this.node, k = n * 4;
+    const pp = a[k + 2]!;
+    return this.hashTuple(this.proto[n >> 1]!, a[k]!, a[k + 1]!, pp >>> 16, pp & 0xffff);
+  }
+
   private hashNode(n: number): void {
-    const b = this.hashTuple(this.proto[n >> 1]!, this.tSrc[n]!, this.tDst[n]!, this.tSport[n]!, this.tDport[n]!) & this.mask;
-    this.hNext[n] = this.head[b]!;
+    const b = this.nodeHash(n) & this.mask;
+    this.setNext(n, this.head[b]!);
     this.head[b] = n;
   }
 
   private unhashNode(n: number): void {
-    const b = this.hashTuple(this.proto[n >> 1]!, this.tSrc[n]!, this.tDst[n]!, this.tSport[n]!, this.tDport[n]!) & this.mask;
+    const b = this.nodeHash(n) & this.mask;
     let p = this.head[b]!;
     if (p === n) {
-      this.head[b] = this.hNext[n]!;
+      this.head[b] = this.hNext(n);
       return;
     }
     while (p >= 0) {
-      const q = this.hNext[p]!;
+      const q = this.hNext(p);
       if (q === n) {
-        this.hNext[p] = this.hNext[n]!;
+        this.setNext(p, this.hNext(n));
         return;
       }
       p = q;
@@ -274,16 +302,21 @@ export class ConntrackTable {
   find(proto: number, src: number, dst: number, sport: number, dport: number): number {
     src |= 0;
     dst |= 0;
+    const ports = (sport << 16) | dport;
+    const a = this.node;
     const last = this.lastNode;
-    if (last >= 0 && this.tSrc[last] === src && this.tDst[last] === dst && this.tSport[last] === sport && this.tDport[last] === dport && this.proto[last >> 1] === proto) return last;
+    if (last >= 0) {
+      const k = last * 4;
+      if (a[k] === src && a[k + 1] === dst && a[k + 2] === ports && this.proto[last >> 1] === proto) return last;
+    }
     let n = this.head[this.hashTuple(proto, src, dst, sport, dport) & this.mask]!;
-    const tSrc = this.tSrc, tDst = this.tDst, tSport = this.tSport, tDport = this.tDport;
     while (n >= 0) {
-      if (tSrc[n] === src && tDst[n] === dst && tSport[n] === sport && tDport[n] === dport && this.proto[n >> 1] === proto) {
+      const k = n * 4;
+      if (a[k] === src && a[k + 1] === dst && a[k + 2] === ports && this.proto[n >> 1] === proto) {
         this.lastNode = n;
         return n;
       }
-      n = this.hNext[n]!;
+      n = a[k + 3]!;
     }
     return -1;
   }
@@ -299,16 +332,17 @@ export class ConntrackTable {
     let n = this.head[this.hashTuple(proto, src, dst, sport, dport) & this.mask]!;
     while (n >= 0) {
       const x = n >> 1;
-      if (x !== ignore && this.tSrc[n] === src && this.tDst[n] === dst && this.tSport[n] === sport && this.tDport[n] === dport && this.proto[x] === proto) {
+      if (x !== ignore && this.tSrc(n) === src && this.tDst(n) === dst && this.tSport(n) === sport && this.tDport(n) === dport && this.proto[x] === proto) {
         if (ignore < 0 || !this.sameTuple(ignore * 2, x * 2)) return true;
       }
-      n = this.hNext[n]!;
+      n = this.hNext(n);
     }
     return false;
   }
 
   private sameTuple(a: number, b: number): boolean {
-    return this.tSrc[a] === this.tSrc[b] && this.tDst[a] === this.tDst[b] && this.tSport[a] === this.tSport[b] && this.tDport[a] === this.tDport[b] && this.proto[a >> 1] === this.proto[b >> 1];
+    const k = this.node;
+    return k[a * 4] === k[b * 4] && k[a * 4 + 1] === k[b * 4 + 1] && k[a * 4 + 2] === k[b * 4 + 2] && this.proto[a >> 1] === this.proto[b >> 1];
   }
 
   // ---- by-source chain (NAT source mappings, nf_nat_bysource) ------------------------------------
@@ -322,13 +356,13 @@ export class ConntrackTable {
   }
   /** Link entry e in the by-source chain of its original source (nf_nat_setup_info for SRC). */
   bsLink(e: number): void {
-    const b = this.hashTuple(this.proto[e]!, this.tSrc[e * 2]!, 0, this.tSport[e * 2]!, 0) & this.mask;
+    const b = this.hashTuple(this.proto[e]!, this.tSrc(e * 2), 0, this.tSport(e * 2), 0) & this.mask;
     this.bsNext[e] = this.bsHead[b]!;
     this.bsHead[b] = e;
     this.status[e] = this.status[e]! | CT_BYSOURCE;
   }
   private bsUnlink(e: number): void {
-    const b = this.hashTuple(this.proto[e]!, this.tSrc[e * 2]!, 0, this.tSport[e * 2]!, 0) & this.mask;
+    const b = this.hashTuple(this.proto[e]!, this.tSrc(e * 2), 0, this.tSport(e * 2), 0) & this.mask;
     let p = this.bsHead[b]!;
     if (p === e) this.bsHead[b] = this.bsNext[e]!;
     else {
@@ -362,14 +396,8 @@ export class ConntrackTable {
     if (e < 0) return CTREF_DROP;
     const o = e * 2;
     this.proto[e] = proto;
-    this.tSrc[o] = src;
-    this.tDst[o] = dst;
-    this.tSport[o] = sport;
-    this.tDport[o] = dport;
-    this.tSrc[o + 1] = dst;
-    this.tDst[o + 1] = src;
-    this.tSport[o + 1] = rsport;
-    this.tDport[o + 1] = rdport;
+    this.setTuple(o, src, dst, sport, dport);
+    this.setTuple(o + 1, dst, src, rsport, rdport);
     this.created++;
     return makeRef(e, IP_CT_NEW);
   }
@@ -398,7 +426,7 @@ export class ConntrackTable {
       let drops = 0;
       for (;;) {
         let n = this.head[b]!;
-        while (n >= 0 && this.status[n >> 1]! & IPS_ASSURED) n = this.hNext[n]!;
+        while (n >= 0 && this.status[n >> 1]! & IPS_ASSURED) n = this.hNext(n);
         if (n < 0) break;
         this.free(n >> 1);
         drops++;
@@ -432,8 +460,8 @@ export class ConntrackTable {
     if (st & IPS_CONFIRMED) return ref;
     const o = e * 2;
     const proto = this.proto[e]!;
-    const n1 = this.find(proto, this.tSrc[o]!, this.tDst[o]!, this.tSport[o]!, this.tDport[o]!);
-    const n2 = n1 >= 0 ? -1 : this.find(proto, this.tSrc[o + 1]!, this.tDst[o + 1]!, this.tSport[o + 1]!, this.tDport[o + 1]!);
+    const n1 = this.find(proto, this.tSrc(o), this.tDst(o), this.tSport(o), this.tDport(o));
+    const n2 = n1 >= 0 ? -1 : this.find(proto, this.tSrc(o + 1), this.tDst(o + 1), this.tSport(o + 1), this.tDport(o + 1));
     if (n1 >= 0 || n2 >= 0) {
       const x = (n1 >= 0 ? n1 : n2) >> 1;
       // the same flow with the same translation (created twice before either was confirmed):
@@ -496,9 +524,13 @@ export class ConntrackTable {
    * time above 2^31 ns passed to a call V8 does not inline is boxed (clock.ts).
    */
   refresh(e: number, t: number): void {
-    this.deadline[e] = this.clock.now + this.timeouts[t]!;
-    // later: stored only (the heap key is corrected when it comes up); earlier: the key follows
-    if (this.expiry.decrease(e, this.deadline)) this.rearm();
+    const dl = this.deadline;
+    const d = this.clock.now + this.timeouts[t]!;
+    const was = dl[e]!;
+    dl[e] = d;
+    // later: stored only (the heap key, never after the deadline, is corrected when it comes
+    // up), without touching the heap; earlier: the key follows
+    if (d < was && this.expiry.decrease(e, dl)) this.rearm();
   }
 
   // ---- packets (conntrack-track.ts) -------------------------------------------------------------
@@ -591,8 +623,8 @@ export class ConntrackTable {
       const p = this.proto[e]!;
       if ((st & (IPS_CONFIRMED | IPS_DYING)) === IPS_CONFIRMED) {
         hashed++;
-        if (this.find(p, this.tSrc[o]!, this.tDst[o]!, this.tSport[o]!, this.tDport[o]!) !== o) return `entry ${e}: original tuple not found as its own`;
-        if (this.find(p, this.tSrc[o + 1]!, this.tDst[o + 1]!, this.tSport[o + 1]!, this.tDport[o + 1]!) !== o + 1) return `entry ${e}: reply tuple not found as its own`;
+        if (this.find(p, this.tSrc(o), this.tDst(o), this.tSport(o), this.tDport(o)) !== o) return `entry ${e}: original tuple not found as its own`;
+        if (this.find(p, this.tSrc(o + 1), this.tDst(o + 1), this.tSport(o + 1), this.tDport(o + 1)) !== o + 1) return `entry ${e}: reply tuple not found as its own`;
       }
       if (st & IPS_CONFIRMED) {
         inHeap++;
@@ -601,7 +633,7 @@ export class ConntrackTable {
         if (this.deadline[e]! < this.clock.now) return `entry ${e}: deadline passed, not expired`;
       } else if (this.expiry.has(e)) return `unconfirmed entry ${e} in the heap`;
       if (st & CT_BYSOURCE) {
-        let x = this.bySourceHead(p, this.tSrc[o]!, this.tSport[o]!);
+        let x = this.bySourceHead(p, this.tSrc(o), this.tSport(o));
         while (x >= 0 && x !== e) x = this.bsNext[x]!;
         if (x !== e) return `entry ${e} not in its by-source chain`;
       }
@@ -611,10 +643,10 @@ export class ConntrackTable {
     if (inHeap !== this.expiry.size) return `heap holds ${this.expiry.size}, confirmed entries ${inHeap}`;
     let nodes = 0;
     for (let b = 0; b <= this.mask; b++) {
-      for (let n = this.head[b]!; n >= 0; n = this.hNext[n]!) {
+      for (let n = this.head[b]!; n >= 0; n = this.hNext(n)) {
         const e = n >> 1;
         if ((this.status[e]! & (CT_USED | IPS_CONFIRMED | IPS_DYING)) !== (CT_USED | IPS_CONFIRMED)) return `node ${n} hashed for an entry not confirmed`;
-        if ((this.hashTuple(this.proto[e]!, this.tSrc[n]!, this.tDst[n]!, this.tSport[n]!, this.tDport[n]!) & this.mask) !== b) return `node ${n} in the wrong bucket`;
+        if ((this.hashTuple(this.proto[e]!, this.tSrc(n), this.tDst(n), this.tSport(n), this.tDport(n)) & this.mask) !== b) return `node ${n} in the wrong bucket`;
         if (++nodes > 2 * this.cap) return "hash chain loop";
       }
     }

@@ -435,7 +435,7 @@ export class NsNetfilter {
   private traceNat(s: number, ref: number, hook: number): void {
     const ct = this.ct!;
     const r = (ref >> 3) * 2 + 1;
-    this.ns.engine.trace.note(s, this.ns, `nat ${HOOK_NAMES[hook]}: reply tuple ${formatIpv4(ct.tSrc[r]! >>> 0)}:${ct.tSport[r]} > ${formatIpv4(ct.tDst[r]! >>> 0)}:${ct.tDport[r]}`);
+    this.ns.engine.trace.note(s, this.ns, `nat ${HOOK_NAMES[hook]}: reply tuple ${formatIpv4(ct.tSrc(r) >>> 0)}:${ct.tSport(r)} > ${formatIpv4(ct.tDst(r) >>> 0)}:${ct.tDport(r)}`);
   }
 
   /** A rule's verdict: true to go on; otherwise the packet is dropped (REJECT answered first). */

@@ -53,8 +53,8 @@ export function natPacket(ct: ConntrackTable, ref: number, manip: number, b: Uin
   const o = e * 2 + (dir ^ 1);
   const end = off + getU16(b, off + 2);
   // the target is the inverse of the other direction's tuple
-  if (manip === NAT_MANIP_SRC) manip3(b, off, end, NAT_MANIP_SRC, ct.tDst[o]!, ct.proto[e] === PROTO_ICMP ? ct.tSport[o]! : ct.tDport[o]!);
-  else manip3(b, off, end, 1, ct.tSrc[o]!, ct.tSport[o]!);
+  if (manip === NAT_MANIP_SRC) manip3(b, off, end, NAT_MANIP_SRC, ct.tDst(o), ct.proto[e] === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
+  else manip3(b, off, end, 1, ct.tSrc(o), ct.tSport(o));
   return true;
 }
 
@@ -74,13 +74,13 @@ export function natIcmpReplyTranslation(ct: ConntrackTable, ref: number, manip: 
   const o = e * 2 + (dir ^ 1);
   const q = l4 + 8;
   // the quoted datagram: the other direction's tuple itself, the opposite side
-  if (manip === NAT_MANIP_SRC) manip3(b, q, end, 1, ct.tDst[o]!, ct.proto[e] === PROTO_ICMP ? ct.tSport[o]! : ct.tDport[o]!);
-  else manip3(b, q, end, NAT_MANIP_SRC, ct.tSrc[o]!, ct.tSport[o]!);
+  if (manip === NAT_MANIP_SRC) manip3(b, q, end, 1, ct.tDst(o), ct.proto[e] === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
+  else manip3(b, q, end, NAT_MANIP_SRC, ct.tSrc(o), ct.tSport(o));
   setU16(b, l4 + 2, 0);
   setU16(b, l4 + 2, icmpComputeChecksum(b, l4, end - l4));
   // the outer header: the inverse of that tuple, this side (an error has no id to change)
-  if (manip === NAT_MANIP_SRC) ipv4RewriteSrc(b, off, ct.tDst[o]!);
-  else ipv4RewriteDst(b, off, ct.tSrc[o]!);
+  if (manip === NAT_MANIP_SRC) ipv4RewriteSrc(b, off, ct.tDst(o));
+  else ipv4RewriteDst(b, off, ct.tSrc(o));
   return true;
 }
 

@@ -66,27 +66,21 @@ export function natSetup(ct: ConntrackTable, ref: number, manip: number, flags: 
   const proto = ct.proto[e]!;
   const r = e * 2 + 1;
   // the current tuple is the inverse of the reply (the original, with earlier manipulations)
-  const cSrc = ct.tDst[r]!, cDst = ct.tSrc[r]!;
+  const cSrc = ct.tDst(r), cDst = ct.tSrc(r);
   let cSport: number, cDport: number;
   if (proto === PROTO_ICMP) {
-    cSport = ct.tSport[r]!;
-    cDport = icmpInvertTypeCode(ct.tDport[r]!);
+    cSport = ct.tSport(r);
+    cDport = icmpInvertTypeCode(ct.tDport(r));
   } else {
-    cSport = ct.tDport[r]!;
-    cDport = ct.tSport[r]!;
+    cSport = ct.tDport(r);
+    cDport = ct.tSport(r);
   }
   uniqueTuple(ct, e, proto, cSrc, cDst, cSport, cDport, manip, flags, minIp | 0, maxIp | 0, minPort, maxPort);
   if (tSrc !== cSrc || tDst !== cDst || tSport !== cSport || tDport !== cDport) {
     // the reply tuple becomes the inverse of the chosen one (nf_conntrack_alter_reply)
-    ct.tSrc[r] = tDst;
-    ct.tDst[r] = tSrc;
-    if (proto === PROTO_ICMP) {
-      ct.tSport[r] = tSport;
-      ct.tDport[r] = icmpInvertTypeCode(tDport);
-    } else {
-      ct.tSport[r] = tDport;
-      ct.tDport[r] = tSport;
-    }
+    // (the entry is not hashed yet: unconfirmed)
+    if (proto === PROTO_ICMP) ct.setTuple(r, tDst, tSrc, tSport, icmpInvertTypeCode(tDport));
+    else ct.setTuple(r, tDst, tSrc, tDport, tSport);
     ct.status[e] = ct.status[e]! | (manip === NAT_MANIP_SRC ? IPS_SRC_NAT : IPS_DST_NAT);
   }
   if (manip === NAT_MANIP_SRC) ct.bsLink(e);
@@ -98,7 +92,7 @@ export function natSetup(ct: ConntrackTable, ref: number, manip: number, flags: 
  *  only if the tuple is used (e.g. it is another connection's translated reply). */
 export function natNullBinding(ct: ConntrackTable, ref: number, manip: number): boolean {
   const r = refEntry(ref) * 2 + 1;
-  const ip = manip === NAT_MANIP_SRC ? ct.tDst[r]! : ct.tSrc[r]!;
+  const ip = manip === NAT_MANIP_SRC ? ct.tDst(r) : ct.tSrc(r);
   return natSetup(ct, ref, manip, NAT_MAP_IPS, ip, ip, 0, 0);
 }
 
@@ -156,10 +150,10 @@ function uniqueTuple(ct: ConntrackTable, e: number, proto: number, cSrc: number,
 function findAppropriateSrc(ct: ConntrackTable, proto: number, src: number, sport: number, flags: number, minIp: number, maxIp: number, minPort: number, maxPort: number): boolean {
   for (let x = ct.bySourceHead(proto, src, sport); x >= 0; x = ct.bySourceNext(x)) {
     const o = x * 2;
-    if (ct.proto[x] !== proto || ct.tSrc[o] !== src || ct.tSport[o] !== sport) continue;
+    if (ct.proto[x] !== proto || ct.tSrc(o) !== src || ct.tSport(o) !== sport) continue;
     // the source part of the inverse of its reply tuple, with our destination
-    tSrc = ct.tDst[o + 1]!;
-    tSport = proto === PROTO_ICMP ? ct.tSport[o + 1]! : ct.tDport[o + 1]!;
+    tSrc = ct.tDst(o + 1);
+    tSport = proto === PROTO_ICMP ? ct.tSport(o + 1) : ct.tDport(o + 1);
     if (inRange(proto, flags, minIp, maxIp, minPort, maxPort)) return true;
   }
   return false;
