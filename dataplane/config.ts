@@ -5,12 +5,15 @@
 
 import { Topology, type BridgeSpec, type VethSpec, type NeighSpec, type LinkSettings } from "./topology.js";
 import type { EngineOptions } from "./engine/engine.js";
+import type { BridgePortFlags } from "./devices/bridge-control.js";
 
 export type TopologyOp =
   | { op: "netns"; name: string }
   | { op: "bridge"; ref: string; spec?: BridgeSpec }
   | { op: "veth"; spec: VethSpec }
   | { op: "master"; ref: string; bridge: string }
+  /** `bridge link set dev PORT hairpin on` and the other port flags. */
+  | { op: "brport"; ref: string; flags: Partial<BridgePortFlags> }
   | { op: "addr"; ref: string; cidr: string }
   | { op: "route"; ns: string; args: string }
   | { op: "neigh"; ns: string; spec: NeighSpec }
@@ -45,6 +48,7 @@ export function applyOp(t: Topology, o: TopologyOp): void {
     case "bridge": t.bridge(o.ref, o.spec); return;
     case "veth": t.veth(o.spec); return;
     case "master": t.master(o.ref, o.bridge); return;
+    case "brport": t.brport(o.ref, o.flags); return;
     case "addr": t.addr(o.ref, o.cidr); return;
     case "route": t.route(o.ns, o.args); return;
     case "neigh": t.neigh(o.ns, o.spec); return;

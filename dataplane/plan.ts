@@ -54,6 +54,9 @@ export interface PlanProxy {
   hostPort: number;
   dst: string;
   dport: number;
+  /** The source of UDP replies to a client: picked by route (Docker <= v27, moby/libnetwork#1729)
+   *  or the address the client sent to (v28+, moby/moby#48571); default "route". */
+  udpReplyFrom?: "route" | "destination";
 }
 
 /** Unsolicited ARP on container start (modern profile, BEHAVIOR.md 1.6): `count` requests

@@ -55,6 +55,7 @@ import type { Device } from "./engine/device.js";
 import { Netns } from "./netns/netns.js";
 import { parseRoute } from "./netns/route-format.js";
 import { Bridge } from "./devices/bridge.js";
+import type { BridgePortFlags } from "./devices/bridge-control.js";
 import { Link, isImpaired, type LinkConfig } from "./devices/link.js";
 import { formatCidr, formatMac, macIsMulticast, parseCidr, parseIpv4, parseMac } from "../core/addr.js";
 import { NsNetfilter, type NetfilterOptions } from "./netfilter/hooks.js";
@@ -257,6 +258,13 @@ export class Topology {
     return e.port;
   }
 
+  /** `bridge link set dev PORT hairpin on|off learning on|off flood ...`: a bridge port's flags. */
+  brport(ref: string, flags: Partial<BridgePortFlags>): void {
+    const d = this.dev(ref);
+    if (d.kind !== "bridge-port") throw new TopologyError(`"${ref}" is not a bridge port (${d.kind === "interface" ? "an interface of its namespace" : "not enslaved"})`);
+    d.bridge.setPortFlags(d.port, flags);
+  }
+
   /** `ip addr add CIDR dev IF`. */
   addr(ref: string, cidrText: string): void {
     const c = attempt(ref, () => parseCidr(cidrText));
@@ -455,6 +463,17 @@ export class Topology {
     const rec = this.space(nsName);
     this.settleAll(nsName);
     return what === "addr" ? rec.dev.dumpAddr() : what === "route" ? rec.dev.dumpRoute() : rec.dev.dumpNeigh();
+  }
+
+  /** The bridges whose own interface lives in namespace `ns`, by name, in creation order. */
+  bridgesIn(nsName: string): string[] {
+    this.space(nsName);
+    return [...this.bridges.values()].filter((b) => b.ns === nsName).map((b) => b.self.name);
+  }
+
+  /** The namespaces, in creation order. */
+  namespaces(): string[] {
+    return [...this.spaces.keys()];
   }
 
   /** `bridge fdb show br BRIDGE`. */
