@@ -17,6 +17,7 @@ import { routeBench } from "./route.bench.js";
 import { netfilterBench } from "./netfilter.bench.js";
 import { conntrackBench } from "./conntrack.bench.js";
 import { natBench } from "./nat.bench.js";
+import { parallelBench } from "./parallel.js";
 
 // The wire suite runs first: what a process compiled before changes V8's inlining decisions,
 // and the acceptance cases of the wire parsers are measured on a fresh process (RESULTS.md).
@@ -33,6 +34,7 @@ const suites: Record<string, () => Promise<void>> = {
   netfilter: netfilterBench,
   conntrack: conntrackBench,
   nat: natBench,
+  parallel: parallelBench,
 };
 
 // V8 inlines at most 920 bytes of bytecode into one function, counting what its callees inlined

@@ -107,6 +107,7 @@ const corpus: [string, string[], string][] = [
   ['a ping count of 0', ['traffic:', '  - {type: ping, from: host, to: host, count: 0}'], '2:47: traffic[0].count: 0 is out of range (allowed: ≥ 1)'],
   ['more flows than ephemeral ports', ['traffic:', '  - {type: udp, from: host, to: host, port: 1, flows: 30000}'], '2:55: traffic[0].flows: 30000 is out of range (allowed: 1..28232)'],
   ['a udp frame too small', ['traffic:', '  - {type: udp, from: host, to: host, port: 1, size: 40}'], '2:54: traffic[0].size: 40 is out of range (allowed: 62..65549)'],
+  ['a udp frame to a DNS port too small for its query', ['traffic:', '  - {type: udp, from: host, to: host, port: 53, size: 64}'], '2:55: traffic[0].size: 64 is too small for port 53: its flows carry a DNS query ahead of the flow header (allowed: 82..65549)'],
   ['namespaces joined in a circle', ['containers:', '  a1: {network_mode: "container:b1"}', '  b1: {network_mode: "container:a1"}'], '2:22: containers.a1.network_mode: network_mode joins go round in a circle: a1 → b1 → a1'],
   ['a network listed twice', ['containers:', '  web: {networks: [bridge, bridge]}'], '2:28: containers.web.networks[1]: network "bridge" is listed twice'],
   ['the host network in networks', ['containers:', '  web: {networks: [host]}'], '2:20: containers.web.networks[0]: network "host" cannot be listed in networks; use network_mode: host'],

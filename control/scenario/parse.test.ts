@@ -92,7 +92,7 @@ describe("parseScenario", () => {
       ],
       traffic: [
         { type: "ping", from: "web", to: "db", count: 3, intervalNs: 200e6, size: 56, startNs: 0 },
-        { type: "udp", from: "client", to: "host1", port: 5353, flows: 4, packets: 100, ratePps: 1000, size: 64, startNs: 0 },
+        { type: "udp", from: "client", to: "host1", port: 5353, flows: 4, packets: 100, ratePps: 1000, size: 96, startNs: 0 },
         { type: "tcp", from: "client", to: "192.168.1.10", port: 8080, bytes: 100000, connections: 1, startNs: 1.5e9 },
         { type: "replay", file: join(fixtures, "trace.pcapng"), into: "web/eth0", mode: "received", timing: "asap", startNs: 0 },
         { type: "ping", from: "worker-1", to: "client", count: 3, intervalNs: 1e9, size: 56, startNs: 0 },
@@ -154,7 +154,7 @@ describe("parseScenario", () => {
     ]);
     expect(s.traffic).toStrictEqual([
       { type: "ping", from: "c1", to: "172.17.0.1", count: 3, intervalNs: 100, size: 56, startNs: 0 },
-      { type: "udp", from: "c1", to: "host", port: 53, flows: 1, packets: 10, ratePps: 0.5, size: 64, startNs: 20e3 },
+      { type: "udp", from: "c1", to: "host", port: 53, flows: 1, packets: 10, ratePps: 0.5, size: 82, startNs: 20e3 },
     ]);
   });
 

@@ -1264,6 +1264,7 @@ const TRAFFIC_TYPES = ["ping", "udp", "tcp", "replay"] as const;
 /** The flow generator's smallest frame (dataplane/endpoint/udp-flows.ts FLOW_MIN_FRAME:
  *  Ethernet, IPv4 and UDP headers and its 20-byte flow header). */
 const UDP_MIN_FRAME = 62;
+const UDP_DNS_MIN_FRAME = 82;
 /** Flows and connections each take an ephemeral port (32768-60999). */
 const MAX_FLOWS = 28232;
 
@@ -1284,11 +1285,21 @@ function readTrafficItem(ctx: Ctx, node: YamlNode, path: string): TrafficSpec {
   const startNs = o.opt("start", duration, 0);
   switch (type) {
     case "ping": return { type, ...endpoints(ctx, o), count: o.opt("count", (n, p) => int(n, p, 1), 3), intervalNs: o.opt("interval", (n, p) => duration(n, p, true), 1e9), size: o.opt("size", (n, p) => int(n, p, 0, 65507), 56), startNs };
-    case "udp": return {
-      type, ...endpoints(ctx, o), port: needPort(o, type), flows: o.opt("flows", (n, p) => int(n, p, 1, MAX_FLOWS), 1),
-      packets: o.opt("packets", (n, p) => int(n, p, 1), 10), ratePps: o.opt("rate", packetRate, 100),
-      size: o.opt("size", (n, p) => int(n, p, UDP_MIN_FRAME, 14 + 65535), 64), startNs,
-    };
+    case "udp": {
+      const port = needPort(o, type);
+      // to a DNS or mDNS port the flows carry a DNS query ahead of their header (udp-flows.ts)
+      const min = port === 53 || port === 5353 ? UDP_DNS_MIN_FRAME : UDP_MIN_FRAME;
+      return {
+        type, ...endpoints(ctx, o), port, flows: o.opt("flows", (n, p) => int(n, p, 1, MAX_FLOWS), 1),
+        packets: o.opt("packets", (n, p) => int(n, p, 1), 10), ratePps: o.opt("rate", packetRate, 100),
+        size: o.opt("size", (n, p) => {
+          if (min === UDP_DNS_MIN_FRAME && n.kind === "scalar" && typeof n.value === "number" && Number.isSafeInteger(n.value) && n.value >= UDP_MIN_FRAME && n.value < min) {
+            fail(n, p, `${n.value} is too small for port ${port}: its flows carry a DNS query ahead of the flow header (allowed: ${min}..${14 + 65535})`);
+          }
+          return int(n, p, min, 14 + 65535);
+        }, Math.max(64, min)), startNs,
+      };
+    }
     case "tcp": return { type, ...endpoints(ctx, o), port: needPort(o, type), bytes: o.opt("bytes", (n, p) => int(n, p, 0), 1000), connections: o.opt("connections", (n, p) => int(n, p, 1, MAX_FLOWS), 1), startNs };
     case "replay": return readReplay(ctx, o, startNs);
   }

@@ -16,8 +16,12 @@
 // (daddr, saddr, protocol). On use, a counter idle for d jiffies first jumps by a random amount
 // below d (ip_idents_reserve), so an observer cannot count another host's traffic. Linux's table
 // is global with a siphash key per namespace; here each namespace has its own table and key,
-// seeded from its RNG stream, so runs are deterministic. A hashed id may be 0 (1 in 65536), as on
-// Linux. Allocation-free per packet: typed arrays sized once.
+// seeded from its RNG stream, so runs are deterministic. The jump is a keyed hash of (bucket,
+// jiffy) rather than the next number of a stream shared by all buckets (Linux draws a fresh
+// random number): a bucket's ids then depend only on the traffic that uses it, so a flow run
+// alone (a shard of a parallel run, dataplane/parallel/) gets the ids it gets among the others.
+// A hashed id may be 0 (1 in 65536), as on Linux. Allocation-free per packet: typed arrays sized
+// once.
 
 import type { Rng } from "../engine/rng.js";
 
@@ -45,11 +49,13 @@ export class IpIdGenerator {
   private readonly stamp = new Float64Array(IP_IDENTS_SIZE);
   private readonly key0: number;
   private readonly key1: number;
+  private readonly key2: number;
 
-  constructor(private readonly rng: Rng) {
+  constructor(rng: Rng) {
     for (let i = 0; i < IP_IDENTS_SIZE; i++) this.ids[i] = rng.u32() & 0xffff;
     this.key0 = rng.u32();
     this.key1 = rng.u32();
+    this.key2 = rng.u32();
   }
 
   /** Bucket of (dst, src, proto): a keyed mix (Linux: siphash_3u32 with the namespace's key). */
@@ -69,11 +75,19 @@ export class IpIdGenerator {
     let delta = 0;
     if (old !== j) {
       this.stamp[h] = j;
-      delta = Math.floor(this.rng.float() * (j - old)); // get_random_u32_below(now - old)
+      delta = Math.floor(this.jump(h, j) * (j - old)); // get_random_u32_below(now - old)
     }
     const id = (this.ids[h]! + delta) & 0xffff;
     this.ids[h] = id + segs;
     return id;
+  }
+
+  /** Uniform in [0, 1), fixed by the key, the bucket and the jiffy (see the header). */
+  private jump(h: number, j: number): number {
+    let x = this.key2 ^ Math.imul(h + 1, 0x9e3779b1);
+    x = Math.imul(x ^ (x >>> 16), 0x85ebca6b) ^ (j | 0) ^ Math.imul((j / 0x1_0000_0000) | 0, 0x27d4eb2f);
+    x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+    return ((x ^ (x >>> 16)) >>> 0) / 0x1_0000_0000;
   }
 }
 

@@ -1,6 +1,7 @@
 // TCP connect-and-send generator and its sink (tcp.ts underneath).
 //
-// TcpFlowGenerator: N connections from a namespace to DST:DPORT, each from its own ephemeral port.
+// TcpFlowGenerator: N connections from a namespace to DST:DPORT, each from its own ephemeral port
+// (or the ports given in `sports`).
 // Each connects, and once established sends `bytes` bytes (the stream pattern of tcp.ts:
 // byte k = k mod 251) in MSS-sized segments, the last with PSH, then closes (FIN after the data).
 // Connections start together, or `intervalNs` apart (one Timer, re-armed per start). A connection
@@ -26,6 +27,8 @@ export interface TcpFlowOptions {
   bytes: number;
   /** Virtual time between two connections' starts (default 0: all at once). */
   intervalNs?: number;
+  /** Source port of each connection (then `connections` is their number); default ephemeral. */
+  sports?: readonly number[];
   onDone?: (g: TcpFlowGenerator) => void;
 }
 
@@ -58,7 +61,7 @@ export class TcpFlowGenerator implements TcpApp {
   private readonly onDone: ((g: TcpFlowGenerator) => void) | null;
 
   constructor(readonly ns: Netns, readonly opts: TcpFlowOptions) {
-    this.connections = opts.connections ?? 1;
+    this.connections = opts.sports ? opts.sports.length : (opts.connections ?? 1);
     this.bytes = opts.bytes;
     this.intervalNs = opts.intervalNs ?? 0;
     if (!(this.connections >= 1) || !Number.isInteger(this.connections)) throw new RangeError(`connections must be a positive integer (${this.connections})`);
@@ -82,7 +85,7 @@ export class TcpFlowGenerator implements TcpApp {
       const sk = new TcpSocket(this.stack, this);
       sk.tag = this.started++;
       this.socks.push(sk);
-      sk.connect(this.opts.dst, this.opts.dport);
+      sk.connect(this.opts.dst, this.opts.dport, this.opts.sports?.[sk.tag] ?? 0);
     } while (this.started < this.connections && this.intervalNs === 0);
     if (this.started < this.connections) clock.arm(this.timer, this.startAt + this.started * this.intervalNs);
   }

@@ -44,6 +44,11 @@
 //             go-back-N from the first unacknowledged byte with cwnd 1; ETIMEDOUT after
 //             tcp_retries2 (15) worth of backoff (924.6 s). Slow start from cwnd 10, then
 //             +1 segment per window (Reno; Linux's CUBIC is not emulated).
+// Connection numbers: ISN, timestamp offset and the socket's IP id counter come from the stack's
+// stream, in the order connections open. With `secureNumbers` they come instead from a keyed hash
+// of the connection, as Linux computes the first two (secure_tcp_seq: a hash of the 4-tuple plus
+// the time in 64 ns units; secure_tcp_ts_off: a hash of the addresses): a connection's bytes then
+// do not depend on the connections opened before it (dataplane/parallel/ runs flows apart).
 // Not emulated: SACK blocks and the out-of-order queue (a segment beyond rcv_nxt is dropped and
 // acknowledged again), Nagle, delayed ACKs other than the FIN's, window probes, PAWS, simultaneous
 // open, urgent data, TIME_WAIT reuse by a new SYN, ICMP errors for TCP, Linux's parity rule for
@@ -190,6 +195,9 @@ export class TcpStack extends Device {
   refused = 0;
   resets = 0;
   retransmits = 0;
+  /** Connection numbers from a keyed hash of the connection (see the header). */
+  secureNumbers = false;
+  private readonly secret: number;
   readonly rHeader: number;
   readonly rChecksum: number;
   readonly rNoSocket: number;
@@ -207,6 +215,7 @@ export class TcpStack extends Device {
     this.rOutOfOrder = this.reason("out-of-order");
     this.st = sockets(owner);
     this.rng = owner.engine.rng.fork(owner.name).fork("tcp");
+    this.secret = this.rng.fork("secret").u32(); // a stream of its own: the stack's is untouched
     owner.tcp = (_ns, s, ip, l4) => this.input(s, ip, l4);
   }
 
@@ -223,6 +232,30 @@ export class TcpStack extends Device {
     if (port < 0) return EADDRINUSE;
     this.used[port] = 1;
     return port;
+  }
+
+  /** Keyed hash of (laddr, raddr, lport, rport, salt), uint32 (secureNumbers). */
+  secureHash(laddr: number, raddr: number, lport: number, rport: number, salt: number): number {
+    let h = Math.imul(this.secret ^ salt, 0x9e3779b1) ^ laddr;
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ raddr;
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ ((lport << 16) | rport);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) >>> 0;
+  }
+
+  /** ISN, timestamp offset and IP id start of connection (laddr, raddr, lport, rport). */
+  connectionNumbers(sk: TcpSocket): void {
+    const { laddr, raddr, lport, rport } = sk;
+    if (!this.secureNumbers) {
+      sk.iss = this.rng.u32();
+      sk.tsOffset = this.rng.u32();
+      sk.inetId = this.rng.u32() & 0xffff;
+      return;
+    }
+    sk.iss = (this.secureHash(laddr, raddr, lport, rport, 1) + Math.floor(this.engine.clock.now / 64)) >>> 0;
+    sk.tsOffset = this.secureHash(laddr, raddr, 0, 0, 2);
+    sk.inetId = this.secureHash(laddr, raddr, lport, rport, 3) & 0xffff;
   }
 
   releasePort(port: number): void {
@@ -452,7 +485,7 @@ export class TcpSocket implements SendSocket {
   private listener: TcpListener | null = null;
   // options negotiated
   tsOk = false;
-  private tsOffset = 0;
+  tsOffset = 0;
   private tsRecent = 0;
   sackOk = false;
   sndWscale = 0;
@@ -527,9 +560,7 @@ export class TcpSocket implements SendSocket {
     this.daddr = d;
     this.laddr = st.st.source(r, d);
     this.advMss = st.owner.mtu[routeOif(st.owner, r)]! - 40;
-    this.iss = st.rng.u32();
-    this.tsOffset = st.rng.u32();
-    this.inetId = st.rng.u32() & 0xffff;
+    st.connectionNumbers(this);
     // tcp_connect_init: tcp_select_initial_window(full space, advmss): window and scale
     this.rcvWnd = Math.min(Math.floor(TCP_INIT_SPACE / this.advMss) * this.advMss, 65535);
     this.rcvSsthresh = this.rcvWnd;
@@ -616,9 +647,7 @@ export class TcpSocket implements SendSocket {
     this.advMss = r < 0 ? 1460 : st.owner.mtu[routeOif(st.owner, r)]! - 40;
     this.irs = getU32(b, l4 + 4);
     this.synOptions(b, l4, doff);
-    this.iss = st.rng.u32();
-    this.tsOffset = st.rng.u32();
-    this.inetId = st.rng.u32() & 0xffff; // tcp_v4_syn_recv_sock: newinet->inet_id = get_random_u16()
+    st.connectionNumbers(this); // inet_id: tcp_v4_syn_recv_sock: newinet->inet_id = get_random_u16()
     // tcp_openreq_init_rwin: the MSS less the timestamps option, window quantized to it
     const mss = this.advMss - (this.tsOk ? 12 : 0);
     this.rcvWnd = Math.min(Math.floor(TCP_INIT_SPACE / mss) * mss, 65535);

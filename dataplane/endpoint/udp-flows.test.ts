@@ -10,7 +10,7 @@ import type { Impairment } from "../devices/link.js";
 import { MemorySink, openCaptureBytes, newCaptureRecord } from "../../core/pcap/index.js";
 import { dissectFrame } from "../../core/wire/frame.js";
 import { parseIpv4 as ip, parseMac as mac } from "../../core/addr.js";
-import { FlowSink, udpFlows, FLOW_MAGIC } from "./udp-flows.js";
+import { FlowSink, udpFlows, FLOW_MAGIC, FLOW_DNS_MIN_FRAME } from "./udp-flows.js";
 
 describe("UDP flows on docker0", () => {
   it("4 flows at 1000 pps for 2 s: 2000 packets each, all received, in order, once", () => {
@@ -76,6 +76,36 @@ function impaired(ab: Impairment, seed = 11) {
   b.addAddress("eth0", "10.9.0.2/24");
   return { e, a, b, link };
 }
+
+describe("UDP flows to a DNS port", () => {
+  it("carry a DNS query for wy. ahead of the flow header; the sink finds the header behind it", () => {
+    const sink = new MemorySink();
+    const t = docker0(2, { capture: sink });
+    const [c2, c3] = t.containers as [Netns, Netns];
+    const fs = new FlowSink(c3, 53);
+    const g = udpFlows(c2, { dst: ip("172.17.0.3"), dport: 53, flows: 2, pps: 100, count: 5, dns: true });
+    expect(g.payloadLen + 42).toBe(FLOW_DNS_MIN_FRAME);
+    t.engine.run(2e9);
+    expect(fs.report(5).map((r) => [r.flow, r.received, r.lost])).toEqual([[0, 5, 0], [1, 5, 0]]);
+    expect(fs.foreign).toBe(0);
+    t.engine.capture!.close();
+    const rd = openCaptureBytes(sink.bytes());
+    const r = newCaptureRecord();
+    let n = 0;
+    while (rd.next(r)) {
+      if (r.interfaceName !== "c2/eth0" || r.data.length !== 82) continue;
+      n++;
+      expect(dissectFrame(r.data).error).toBe(0); // UDP checksum verified
+      const q = r.data.subarray(42);
+      // id = seq, flags RD, 1 question, no records, "\x02wy\x00" A IN, then the flow header
+      expect(Array.from(q.subarray(2, 20))).toEqual([1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 2, 0x77, 0x79, 0, 0, 1, 0, 1]);
+      expect((q[0]! << 8) | q[1]!).toBe((q[30]! << 8) | q[31]!);
+      expect(((q[20]! << 24) | (q[21]! << 16) | (q[22]! << 8) | q[23]!) >>> 0).toBe(FLOW_MAGIC);
+    }
+    expect(n).toBe(10);
+    expect(() => udpFlows(c2, { dst: ip("172.17.0.3"), dport: 53, pps: 1, count: 1, dns: true, frameSize: 64 })).toThrow("frame size 64 < 82 (a DNS query ahead of the flow header)");
+  });
+});
 
 describe("UDP flows over an impaired veth", () => {
   it("loss: lost = what the link dropped; duplicate: duplicated = what it duplicated", () => {

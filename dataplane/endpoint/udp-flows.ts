@@ -6,9 +6,17 @@
 //
 // Frame size = the Ethernet frame without FCS (what a capture shows): UDP payload = size - 42.
 // Payload (big-endian): magic "WYFD" (u32), flow index (u16), 0 (u16), seq from 0 (u32),
-// send time in ns (u32 high, u32 low), then zeros. Minimum frame: 62 bytes.
+// send time in ns (u32 high, u32 low), then zeros. Minimum frame: 62 bytes. With `dns` (flows to
+// DNS or mDNS ports, which analyzers decode as DNS by port) that header follows a DNS query for
+// "wy." type A (20 bytes: id = seq mod 2^16, RD, one question), so Wireshark and tshark see a
+// well-formed query with trailing data rather than a malformed message; minimum frame 82 bytes.
 // Datagrams are built in the arena slot (no buffer per packet); IPv4 id/DF as an unconnected UDP
 // socket (ip-id.ts: DF, hashed id).
+//
+// Fixed flows (`fixed`): each flow binds a given source port, is connected to DST:DPORT with its
+// IP id counter starting at a given value (a connected socket's ids are its own, Linux's inet_id,
+// as iperf's connected UDP sockets send), and writes a given flow index: a flow's frames then
+// depend on nothing the other flows do (dataplane/parallel/ runs flows apart and needs that).
 //
 // FlowSink: a UDP socket on a port that reads that payload and counts per flow, as iperf does:
 // received, duplicated (a seq seen before), reordered (a new seq lower than the highest seen),
@@ -20,13 +28,21 @@
 import type { Netns } from "../netns/netns.js";
 import { Timer } from "../engine/clock.js";
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
-import { L4_AT, type Sockets } from "./stack.js";
+import { L4_AT, sockets, type Sockets } from "./stack.js";
 import { UdpSocket } from "./udp-socket.js";
 import { checksumFinish } from "../../core/checksum.js";
 
 export const FLOW_MAGIC = 0x57594644;
 export const FLOW_HEADER_LEN = 20;
 export const FLOW_MIN_FRAME = 14 + 20 + 8 + FLOW_HEADER_LEN;
+/** The DNS query ahead of the flow header with `dns`. */
+export const FLOW_DNS_PREFIX_LEN = 20;
+export const FLOW_DNS_MIN_FRAME = FLOW_MIN_FRAME + FLOW_DNS_PREFIX_LEN;
+/** Ports analyzers decode as DNS: flows to them need the `dns` payload. */
+export const isDnsPort = (port: number): boolean => port === 53 || port === 5353;
+/** The prefix's 16-bit words other than the id, for the checksum: flags 0x0100, qdcount 1, zero
+ *  counts, "\x02wy\x00", type A, class IN. */
+const DNS_PREFIX_SUM = 0x0100 + 1 + 0x0277 + 0x7900 + 1 + 1;
 
 export interface FlowOptions {
   dst: number;
@@ -42,7 +58,19 @@ export interface FlowOptions {
   durationNs?: number;
   /** IP_PMTUDISC_* of the flows' sockets. */
   pmtudisc?: number;
+  /** A DNS query ahead of the flow header (see the file header). */
+  dns?: boolean;
+  /** One entry per flow (then `flows` is their number): see the header. */
+  fixed?: readonly FixedFlow[];
   onDone?: (g: UdpFlowGenerator) => void;
+}
+
+export interface FixedFlow {
+  /** Flow index written in the payload (what the sink counts by), 0..65535. */
+  flow: number;
+  sport: number;
+  /** Start of the connected socket's IP id counter. */
+  inetId: number;
 }
 
 export class UdpFlowGenerator {
@@ -50,9 +78,12 @@ export class UdpFlowGenerator {
   readonly flows: number;
   readonly count: number;
   readonly payloadLen: number;
+  readonly dns: boolean;
   readonly periodNs: number;
   /** Datagrams sent per flow; send failures (no route, no buffer, EMSGSIZE) in total. */
   readonly sent: Float64Array;
+  /** Flow index each socket writes in its payload. */
+  readonly flowIds: Uint16Array;
   sendErrors = 0;
   startAt = 0;
   tick = 0;
@@ -65,18 +96,31 @@ export class UdpFlowGenerator {
   private readonly dport: number;
 
   constructor(readonly ns: Netns, readonly opts: FlowOptions) {
-    this.flows = opts.flows ?? 1;
+    const fixed = opts.fixed;
+    this.flows = fixed ? fixed.length : (opts.flows ?? 1);
     this.dst = opts.dst | 0;
     this.dport = opts.dport & 0xffff;
-    const size = opts.frameSize ?? 64;
-    if (size < FLOW_MIN_FRAME) throw new RangeError(`frame size ${size} < ${FLOW_MIN_FRAME}`);
+    this.dns = opts.dns ?? false;
+    const size = opts.frameSize ?? (this.dns ? FLOW_DNS_MIN_FRAME : 64);
+    const min = this.dns ? FLOW_DNS_MIN_FRAME : FLOW_MIN_FRAME;
+    if (size < min) throw new RangeError(`frame size ${size} < ${min}${this.dns ? " (a DNS query ahead of the flow header)" : ""}`);
     if (!(opts.pps > 0)) throw new RangeError(`pps must be > 0`);
     this.payloadLen = size - 42;
     this.count = opts.count ?? Math.round((opts.pps * (opts.durationNs ?? 1e9)) / 1e9);
     this.periodNs = 1e9 / opts.pps;
+    this.flowIds = new Uint16Array(this.flows);
     for (let f = 0; f < this.flows; f++) {
       const s = new UdpSocket(ns, opts.pmtudisc !== undefined ? { pmtudisc: opts.pmtudisc } : {});
-      s.bind(0);
+      const ff = fixed?.[f];
+      if (ff === undefined) {
+        s.bind(0);
+        this.flowIds[f] = f;
+      } else {
+        s.bind(ff.sport);
+        // without a route the flow stays unconnected: its sends fail (counted) as they would
+        if (sockets(ns).route(this.dst) >= 0) s.connect(opts.dst >>> 0, this.dport, ff.inetId);
+        this.flowIds[f] = ff.flow;
+      }
       this.socks.push(s);
     }
     this.st = this.socks[0]?.st as Sockets;
@@ -102,8 +146,9 @@ export class UdpFlowGenerator {
     const st = this.st;
     const r = st.route(this.dst);
     const src = r < 0 ? 0 : st.source(r, this.dst);
+    const ids = this.flowIds;
     for (let f = 0; f < socks.length; f++) {
-      if (this.sendOne(socks[f]!, f, k, r, src) < 0) this.sendErrors++;
+      if (this.sendOne(socks[f]!, ids[f]!, k, r, src) < 0) this.sendErrors++;
       else this.sent[f]!++;
     }
     if (this.tick < this.count) this.ns.engine.clock.arm(this.timer, this.startAt + Math.round(this.tick * this.periodNs));
@@ -123,7 +168,18 @@ export class UdpFlowGenerator {
     const a = st.engine.arena;
     const b = a.bytes;
     const udp = a.start(s) + L4_AT;
-    const p = udp + 8;
+    let p = udp + 8;
+    let pre = 0;
+    if (this.dns) {
+      setU16(b, p, seq);
+      setU32(b, p + 2, 0x01000001);
+      setU32(b, p + 6, 0);
+      setU16(b, p + 10, 0);
+      setU32(b, p + 12, 0x02777900);
+      setU32(b, p + 16, 0x00010001);
+      p += FLOW_DNS_PREFIX_LEN;
+      pre = DNS_PREFIX_SUM + (seq & 0xffff);
+    }
     const now = st.engine.clock.now;
     setU32(b, p, FLOW_MAGIC);
     setU16(b, p + 4, flow);
@@ -133,7 +189,7 @@ export class UdpFlowGenerator {
     const lo = (now - hi * 0x1_0000_0000) | 0; // now mod 2^32 without a float `%`
     setU32(b, p + 12, hi);
     setU32(b, p + 16, lo);
-    const end = p + len;
+    const end = udp + 8 + len;
     if (len < 64 + FLOW_HEADER_LEN) for (let i = p + FLOW_HEADER_LEN; i < end; i++) b[i] = 0; // short: no builtin call
     else b.fill(0, p + FLOW_HEADER_LEN, end);
     // UDP header, checksum from the values written (pseudo-header, header, payload header; the
@@ -144,7 +200,7 @@ export class UdpFlowGenerator {
     setU16(b, udp + 2, dport);
     setU16(b, udp + 4, l);
     const sum = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 17 + l + sport + dport + l +
-      (FLOW_MAGIC >>> 16) + (FLOW_MAGIC & 0xffff) + flow + (seq >>> 16) + (seq & 0xffff) + (hi >>> 16) + (hi & 0xffff) + (lo >>> 16) + (lo & 0xffff);
+      (FLOW_MAGIC >>> 16) + (FLOW_MAGIC & 0xffff) + flow + (seq >>> 16) + (seq & 0xffff) + (hi >>> 16) + (hi & 0xffff) + (lo >>> 16) + (lo & 0xffff) + pre;
     const c = checksumFinish(sum);
     setU16(b, udp + 6, c === 0 ? 0xffff : c);
     return st.ipSend(s, sk, 17, src, dst, r);
@@ -286,6 +342,11 @@ export class FlowSink {
 
   private input(off: number, len: number): void {
     const b = this.ns.engine.arena.bytes;
+    if (len >= FLOW_HEADER_LEN + FLOW_DNS_PREFIX_LEN && getU32(b, off) !== FLOW_MAGIC && getU32(b, off + FLOW_DNS_PREFIX_LEN) === FLOW_MAGIC) {
+      // behind the DNS query of a flow to a DNS port
+      off += FLOW_DNS_PREFIX_LEN;
+      len -= FLOW_DNS_PREFIX_LEN;
+    }
     if (len < FLOW_HEADER_LEN || getU32(b, off) !== FLOW_MAGIC) {
       this.foreign++;
       return;

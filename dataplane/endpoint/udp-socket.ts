@@ -93,15 +93,16 @@ export class UdpSocket implements SendSocket, IcmpListener {
     return p;
   }
 
-  /** connect(dst, dport): autobinds, fixes the source address from the route. Throws ENETUNREACH. */
-  connect(dst: number, dport: number): void {
+  /** connect(dst, dport): autobinds, fixes the source address from the route, starts the IP id
+   *  counter at `inetId` (default: random from the namespace's stream). Throws ENETUNREACH. */
+  connect(dst: number, dport: number, inetId?: number): void {
     const r = this.st.route(dst >>> 0);
     if (r < 0) throw new Error(`${this.ns.name}: connect: ENETUNREACH`);
     if (this.port === 0) this.bind(0);
     if (this.saddr === 0) this.saddr = this.st.source(r, dst >>> 0) >>> 0;
     this.daddr = dst >>> 0;
     this.dport = dport;
-    this.inetId = this.st.rng.u32() & 0xffff;
+    this.inetId = inetId === undefined ? this.st.rng.u32() & 0xffff : inetId & 0xffff;
   }
 
   /** send() on a connected socket: slot sent, or a negative errno (pending error first). */

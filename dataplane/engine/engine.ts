@@ -22,6 +22,9 @@ export interface EngineOptions {
   slots?: number;
   slotSize?: number;
   headroom?: number;
+  /** Put the arena in this buffer (sized for slots/slotSize/headroom, e.g. another arena's
+   *  `buffer`) instead of a new one: a parallel run's main thread allocates each worker's. */
+  arenaBuffer?: SharedArrayBuffer;
   /** Guard against forwarding loops at one instant (an L2 loop never advances time). */
   maxBatchesPerInstant?: number;
   /** Time every device call for `runtime()` (ns per packet). Off by default: performance.now()
@@ -57,7 +60,8 @@ export class Engine {
   private readonly byName = new Map<string, Device>();
 
   constructor(opts: EngineOptions = {}) {
-    this.arena = new PacketArena({ slotCount: opts.slots ?? 65536, slotSize: opts.slotSize ?? 2048, headroom: opts.headroom ?? 128 });
+    const arena = { slotCount: opts.slots ?? 65536, slotSize: opts.slotSize ?? 2048, headroom: opts.headroom ?? 128 };
+    this.arena = new PacketArena(opts.arenaBuffer ? { ...arena, buffer: opts.arenaBuffer } : arena);
     this.rng = new Rng(opts.seed ?? 1);
     this.maxBatches = opts.maxBatchesPerInstant ?? 1_000_000;
     this.profile = opts.profile ?? false;

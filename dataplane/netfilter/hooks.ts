@@ -66,11 +66,15 @@ import {
   V_REJECT, VERDICT_NAMES, compile, evaluate, findTable, recompile, syncCounters, TABLE_NAMES, type CompiledRuleset, type Ruleset,
 } from "./rules.js";
 import { formatRule } from "./iptables-save.js";
+import { formatConntrackEntry } from "./conntrack-dump.js";
 import { ConntrackTable, type ConntrackParams } from "./conntrack.js";
 import { CTREF_CLASH, CTREF_DROP, CTREF_INVALID, IPS_CONFIRMED, IP_CT_IS_REPLY, IP_CT_NEW, IP_CT_RELATED, IP_CT_RELATED_REPLY, NAT_MANIP_DST, NAT_MANIP_SRC, NF_REASONS, relatedRef } from "./conntrack-bits.js";
 import { NAT_MAP_IPS, natInitialized, natNullBinding, natSetup } from "./nat-tuple.js";
 import { natIcmpReplyTranslation, natPacket } from "./nat-packet.js";
 import { sendTcpReset } from "./reject.js";
+
+/** ctinfo values (conntrack-bits.ts IP_CT_*) as Linux names them. */
+const CTINFO_NAMES = ["ESTABLISHED", "RELATED", "NEW", "ESTABLISHED_REPLY", "RELATED_REPLY"];
 
 const R_DROP = 0, R_REJECT = 1, R_NAT = 2, R_FULL = 3, R_INVALID = 4, R_CLASH = 5;
 
@@ -250,6 +254,7 @@ export class NsNetfilter {
       if (ref === REF_DROP) return e.drop(ns, this.rBase + R_FULL, s);
     }
     this.ref[s] = ref;
+    if ((a.flags[s]! & TRACE) !== 0 && this.ct !== null && !attached) this.traceCt(ns, s, ref);
     if ((at & B_MANGLE) !== 0) {
       this.fill(ip, -1, oif, ref);
       if (!this.verdict(ns, this.rBase, s, ip, ref, evaluate(this.c, T_MANGLE, H_OUT, this.pkt), H_OUT)) return;
@@ -333,6 +338,7 @@ export class NsNetfilter {
     }
     this.ref[s] = ref;
     this.flags[s] = this.flags[s]! | NFCT;
+    if ((this.flags[s]! & TRACE) !== 0 && ct !== null) this.traceCt(dev, s, ref);
     if ((at & B_MANGLE) !== 0) {
       this.fill(ip, inIf, -1, ref);
       if (!this.verdict(dev, rBase, s, ip, ref, evaluate(this.c, T_MANGLE, H_PRE, this.pkt), H_PRE)) return NF_GONE;
@@ -411,31 +417,41 @@ export class NsNetfilter {
           if (lo === 0) return false;
         } else if (lo === 0 && hi === 0) flags &= ~NAT_MAP_IPS; // ports only
         natSetup(ct, ref, manip, flags, lo, hi, n.portMin[i]!, n.portMax[i]!);
-        if ((this.flags[s]! & TRACE) !== 0) this.traceNat(s, ref, hook);
+        if ((this.flags[s]! & TRACE) !== 0) this.traceNat(s, ref, hook, k);
       } else natNullBinding(ct, ref, manip);
     }
     natPacket(ct, ref, manip, b, ip);
     return true;
   }
 
-  /** The rule that gave verdict `k` (the last evaluation's), as iptables-save prints it. */
-  private traceVerdict(dev: Device, s: number, k: number, hook: number): void {
+  /** The rule of the last evaluation's verdict, as iptables-save prints it (or the policy). */
+  private lastRuleText(hook: number): string {
     const c = this.c;
     const t = c.tables[c.lastTable];
-    let what = `${HOOK_NAMES[hook]} policy`;
-    if (t && c.lastRule >= 0) {
-      const r = c.lastRule;
-      let ch = 0;
-      while (!(t.chainStart[ch]! <= r && r < t.chainEnd[ch]!)) ch++;
-      what = formatRule(t.chainNames[ch]!, t.rules[r]!);
-    }
-    this.ns.engine.trace.note(s, dev, `${TABLE_NAMES[c.lastTable]}: ${VERDICT_NAMES[k]} (${what})`);
+    if (!t || c.lastRule < 0) return `${HOOK_NAMES[hook]} policy`;
+    const r = c.lastRule;
+    let ch = 0;
+    while (!(t.chainStart[ch]! <= r && r < t.chainEnd[ch]!)) ch++;
+    return formatRule(t.chainNames[ch]!, t.rules[r]!);
   }
 
-  private traceNat(s: number, ref: number, hook: number): void {
+  /** The rule that gave verdict `k` (the last evaluation's). */
+  private traceVerdict(dev: Device, s: number, k: number, hook: number): void {
+    this.ns.engine.trace.note(s, dev, `${TABLE_NAMES[this.c.lastTable]}: ${VERDICT_NAMES[k]} (${this.lastRuleText(hook)})`);
+  }
+
+  /** What conntrack made of a packet: its ctinfo and entry (`conntrack -L`'s line of it). */
+  private traceCt(dev: Device, s: number, ref: number): void {
+    const ct = this.ct!;
+    const text = ref < 0 ? (ref === REF_DROP ? "table full" : "INVALID (no entry)") : `${CTINFO_NAMES[ref & 7]}, entry ${ct.status[ref >> 3]! & CONFIRMED ? "" : "new (unconfirmed): "}${formatConntrackEntry(ct, ref >> 3)}`;
+    this.ns.engine.trace.note(s, dev, `conntrack: ${text}`);
+  }
+
+  /** The NAT binding a rule gave a new connection: the rule, and the entry's reply tuple. */
+  private traceNat(s: number, ref: number, hook: number, k: number): void {
     const ct = this.ct!;
     const r = (ref >> 3) * 2 + 1;
-    this.ns.engine.trace.note(s, this.ns, `nat ${HOOK_NAMES[hook]}: reply tuple ${formatIpv4(ct.tSrc(r) >>> 0)}:${ct.tSport(r)} > ${formatIpv4(ct.tDst(r) >>> 0)}:${ct.tDport(r)}`);
+    this.ns.engine.trace.note(s, this.ns, `nat ${HOOK_NAMES[hook]}: ${VERDICT_NAMES[k]} (${this.lastRuleText(hook)}), conntrack reply tuple ${formatIpv4(ct.tSrc(r) >>> 0)}:${ct.tSport(r)} > ${formatIpv4(ct.tDst(r) >>> 0)}:${ct.tDport(r)}`);
   }
 
   /** A rule's verdict: true to go on; otherwise the packet is dropped (REJECT answered first). */

@@ -67,7 +67,7 @@ export function icmpSend(ns: Netns, slot: number, ipOff: number, type: number, c
       const ip = o + IP;
       a.setLen(t, IP + 20 + 8 + quote);
       b.copyWithin(ip + 28, ipOff, ipOff + quote);
-      ipv4WriteHeader(b, ip, (b[ipOff + 1]! & 0x1e) | 0xc0, 28 + quote, ns.ipIdent(), 0, 64, 1, from | 0, src | 0);
+      ipv4WriteHeader(b, ip, (b[ipOff + 1]! & 0x1e) | 0xc0, 28 + quote, ns.ipIdent(from | 0, src | 0, 1), 0, 64, 1, from | 0, src | 0);
       const c = ip + 20;
       b[c] = type;
       b[c + 1] = code;

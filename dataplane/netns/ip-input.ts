@@ -1,8 +1,8 @@
 // IPv4 receive in a namespace (net/ipv4/ip_input.c, ip_forward.c, icmp.c echo):
 //   checks: version 4, IHL >= 5, total length within the frame, header checksum;
 //   local destination → ICMP echo answered in place (type 0, addresses swapped, TTL 64, DF
-//     clear, random id), UDP to a bound port → its handler, UDP to a closed port → ICMP port
-//     unreachable, anything else local → delivered;
+//     clear, id from the hashed generator), UDP to a bound port → its handler, UDP to a closed
+//     port → ICMP port unreachable, anything else local → delivered;
 //   otherwise, with ip_forward: route (no route → net unreachable; blackhole → silent drop;
 //     unreachable → host unreachable; prohibit → admin prohibited), then TTL (<= 1 → time
 //     exceeded quoting the packet as received), then MTU (DF → fragmentation needed with the
@@ -123,7 +123,7 @@ function echoReply(ns: Netns, s: number, ip: number, ihl: number, dst: number): 
   // IP: addresses swapped, new id, DF clear, TTL 64, fresh header checksum
   setU32(b, ip + 12, dst);
   setU32(b, ip + 16, src);
-  setU16(b, ip + 4, ns.ipIdent());
+  setU16(b, ip + 4, ns.ipIdent(dst | 0, src | 0, 1));
   setU16(b, ip + 6, 0);
   b[ip + 8] = 64;
   setU16(b, ip + 10, 0);

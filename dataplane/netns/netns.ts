@@ -33,6 +33,7 @@ import { ipInput } from "./ip-input.js";
 import { hostUnreachable } from "./icmp-error.js";
 import { PortTable } from "./port-table.js";
 import { NF_REASONS } from "../netfilter/conntrack-bits.js";
+import { IpIdGenerator, jiffies } from "../endpoint/ip-id.js";
 import type { NsNetfilter } from "../netfilter/hooks.js";
 
 export const REASONS = [
@@ -99,7 +100,10 @@ export class Netns extends Device implements NeighOwner {
   /** Local TCP segments, for the TCP layer (dataplane/endpoint/tcp.ts): like a UdpHandler it must
    *  deliver or drop the slot. Null: delivered to the stack. */
   tcp: UdpHandler | null = null;
-  ipIdent: () => number = () => 0;
+  /** IPv4 id of a packet the stack builds itself (echo reply, ICMP error; DF clear): the hashed
+   *  per-destination generator (endpoint/ip-id.ts), as Linux's ICMP socket takes it. Addresses
+   *  in int32 form. */
+  ipIdent: (src: number, dst: number, proto: number) => number = () => 0;
   /** iptables rules and conntrack (null: none). */
   netfilter: NsNetfilter | null = null;
   /** net.bridge.bridge-nf-call-iptables (1 in a new namespace once br_netfilter is loaded). */
@@ -121,8 +125,9 @@ export class Netns extends Device implements NeighOwner {
   override attached(): void {
     const rng = this.engine.rng.fork(this.name);
     this.neigh = new NeighTable(this.engine, this, rng.fork("neigh"), LINUX_NEIGH);
-    const ids = rng.fork("ip-id");
-    this.ipIdent = () => ids.u32() & 0xffff;
+    const clock = this.engine.clock;
+    let ids: IpIdGenerator | null = null; // made on first use (20 KB of tables)
+    this.ipIdent = (src, dst, proto) => (ids ??= new IpIdGenerator(rng.fork("ip-id"))).next(dst, src, proto, jiffies(clock.now));
   }
 
   // ---- configuration (cold) ---------------------------------------------------------------
