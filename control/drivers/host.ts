@@ -5,19 +5,6 @@
 // controller never binds any (a host-network endpoint is never a gateway endpoint).
 
 import type { Driver } from "../cnm.js";
-import { DockerError } from "../ipam.js";
+import { interfacelessDriver } from "./null.js";
 
-export const hostDriver: Driver = {
-  type: "host",
-  usesIpam: false,
-  createNetwork() {},
-  deleteNetwork() {},
-  createEndpoint(_c, _nw, ep, opts) {
-    if (opts.mac !== undefined) throw new DockerError(`container ${ep.name}: conflicting options: mac-address and the network mode`);
-  },
-  deleteEndpoint() {},
-  join() {},
-  leave() {},
-  renderNetwork() {},
-  renderEndpoint() {},
-};
+export const hostDriver: Driver = interfacelessDriver("host");

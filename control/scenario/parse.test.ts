@@ -211,6 +211,7 @@ describe("loadScenario", () => {
   it("reports an unreadable file at line 0", () => {
     const file = join(fixtures, "no-such-file.yaml");
     expect(() => loadScenario(file)).toThrow(new ScenarioError(file, 0, 0, "(file)", `cannot read the file: ENOENT: no such file or directory, open '${file}'`));
+    expect(() => loadScenario(file)).toThrow(`${file}: cannot read the file: ENOENT: no such file or directory, open '${file}'`);
   });
 });
 

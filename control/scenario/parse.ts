@@ -31,7 +31,8 @@ export class ScenarioError extends Error {
     readonly field: string,
     readonly reason: string,
   ) {
-    super(`${file}:${line}:${col}: ${field}: ${reason}`);
+    // a file that could not be read has no position: "FILE: cannot read the file: ..."
+    super(line === 0 ? `${file}: ${reason}` : `${file}:${line}:${col}: ${field}: ${reason}`);
   }
 }
 
