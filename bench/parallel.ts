@@ -26,8 +26,8 @@ import { runParallelTimed } from "../dataplane/parallel/index.js";
 
 const quick = process.env.BENCH_QUICK === "1";
 const FLOWS = 1000;
-const PACKETS = quick ? 400 : 8000;
-const RUNS = quick ? 1 : 4;
+const PACKETS = quick ? 400 : Number(process.env.PARALLEL_PACKETS ?? 20000);
+const RUNS = quick ? 1 : Number(process.env.PARALLEL_RUNS ?? 4);
 
 interface Figure {
   runMpps: number;

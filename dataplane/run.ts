@@ -40,7 +40,7 @@ import { TcpStack } from "./endpoint/tcp.js";
 import { Netns } from "./netns/netns.js";
 import { NUD_DELAY, NUD_PROBE, NUD_STALE } from "./netns/neigh.js";
 import { planFlows } from "./parallel/flows.js";
-import { Receivers, trafficItems, type Shard } from "./parallel/traffic.js";
+import { Receivers, indirection, trafficItems, type Shard } from "./parallel/traffic.js";
 import { PROBE_SLOT_NS, dropRise, expectResult, probes } from "./parallel/probes.js";
 import { conservationSince, dropsSince, nsCounters, snapshot, type ShardResult } from "./parallel/counters.js";
 
@@ -98,10 +98,11 @@ export function runShard(plan: RunPlan, opts: ExecOptions, hooks: ShardHooks): S
   const start = wallNow();
   const seed = opts.seed ?? plan.config.seed;
   if (!Number.isInteger(seed)) throw new RangeError(`seed ${seed} must be an integer`);
-  const shard = opts.shard ?? { index: 0, count: 1 };
-  if (!(Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count)) {
-    throw new RangeError(`shard ${shard.index} of ${shard.count}: need 0 <= index < count`);
+  const given = opts.shard ?? { index: 0, count: 1 };
+  if (!(Number.isInteger(given.count) && given.count >= 1 && Number.isInteger(given.index) && given.index >= 0 && given.index < given.count)) {
+    throw new RangeError(`shard ${given.index} of ${given.count}: need 0 <= index < count`);
   }
+  let shard: Shard = given;
   const t = applyConfig({ seed, ops: plan.config.ops }, { ...opts.engine, ...(hooks.arenaBuffer ? { arenaBuffer: hooks.arenaBuffer } : {}) });
   const e = t.engine;
   const ids = planFlows(plan, seed);
@@ -122,6 +123,8 @@ export function runShard(plan: RunPlan, opts: ExecOptions, hooks: ShardHooks): S
   if (wantCapture && shard.index === 0) openCapture();
   opts.startApps?.(t, shard.index === 0 ? plan : { ...plan, announce: [] });
   const rx = new Receivers(t);
+  // flows to shards through a balanced indirection table (every shard computes the same one)
+  if (shard.count > 1 && !shard.owner) shard = { ...shard, owner: indirection(t, plan, ids, shard.count) };
   const items = trafficItems(t, plan, ids, shard, rx);
   const checks = probes(t, plan.expect, ids, shard);
   for (const d of e.devices) if (d instanceof TcpStack) d.secureNumbers = true;

@@ -26,8 +26,8 @@ import { sockets, type IcmpListener } from "../endpoint/stack.js";
 import { Pinger } from "../endpoint/ping.js";
 import { UdpSocket } from "../endpoint/udp-socket.js";
 import { ECONNREFUSED, ECONNRESET, ETIMEDOUT, TCP_SYN_SENT, TcpSocket, tcpStack, type TcpApp } from "../endpoint/tcp.js";
-import { flowHash, shardOf, type PlanFlows } from "./flows.js";
-import { DNS_PORTS, context, dnsQuery, warmUp, type Shard, type Warm } from "./traffic.js";
+import { flowHash, type PlanFlows } from "./flows.js";
+import { DNS_PORTS, context, dnsQuery, shardOfHash, warmUp, type Shard, type Warm } from "./traffic.js";
 
 export const PROBE_SLOT_NS = 1e9;
 /** "WYPR" */
@@ -63,7 +63,7 @@ export function probes(t: Topology, exps: readonly PlanExpect[], ids: PlanFlows,
     }
     const port = ex.proto === "udp" ? ids.udpPort(k) : ex.proto === "tcp" ? ids.tcpPort(k) : 0;
     const h = ex.proto === "icmp" ? flowHash(src, dst, 1, 0, 0) : flowHash(src, dst, ex.proto === "udp" ? 17 : 6, port, ex.port);
-    const owned = shardOf(h, shard.count) === shard.index;
+    const owned = shardOfHash(shard, h) === shard.index;
     const probe = ex.proto === "udp" ? udpProbe(t, ex, i, ns, dst, port, ids.udpInetId(k), owned) : ex.proto === "tcp" ? tcpProbe(ns, ex, dst, port, owned) : icmpProbe(t, ns, dst, ids.icmpId(k), owned);
     let warm: Warm | null = null;
     return {

@@ -40,6 +40,56 @@ import { flowHash, mix, shardOf, type PlanFlows } from "./flows.js";
 export interface Shard {
   index: number;
   count: number;
+  /** The shard of a flow hash (an RSS indirection table, `indirection`); absent: hash mod count. */
+  owner?: (h: number) => number;
+}
+
+/** Buckets of the indirection table (a power of two). */
+export const RSS_BUCKETS = 256;
+
+/** The shard of flow hash `h`. */
+export function shardOfHash(shard: Shard, h: number): number {
+  return shard.owner ? shard.owner(h) : shardOf(h, shard.count);
+}
+
+/**
+ * An RSS indirection table for `count` shards, as a NIC's (ethtool -X) spreads hash buckets over
+ * queues: every flow of the plan (UDP flows, TCP connections, pings; each weighted by the packets
+ * it will send) is hashed as the shards hash it, the RSS_BUCKETS buckets of the hash's low bits
+ * are weighed, and the buckets are dealt heaviest first to the least loaded shard (ties: lower
+ * bucket, lower shard). Hash mod count left ~500 +- 16 of 1,000 equal flows per shard of 2, and
+ * a run waits for its slowest worker. Every shard computes the same table from the same plan.
+ */
+export function indirection(t: Topology, plan: RunPlan, ids: PlanFlows, count: number): (h: number) => number {
+  const weight = new Float64Array(RSS_BUCKETS);
+  plan.traffic.forEach((tr, i) => {
+    if (tr.kind === "replay") return;
+    const ns = context(`traffic ${i} (${tr.id})`, () => t.ns(tr.from));
+    const dst = context(`traffic ${i} (${tr.id})`, () => parseIpv4(tr.dst));
+    const st = sockets(ns);
+    const r = st.route(dst | 0);
+    const src = r < 0 ? 0 : st.source(r, dst | 0) >>> 0;
+    const seq = ids.items[i]!;
+    if (tr.kind === "ping") {
+      weight[flowHash(src, dst, 1, 0, 0) & (RSS_BUCKETS - 1)]! += tr.count;
+      return;
+    }
+    const w = tr.kind === "udp" ? tr.packets : 1 + Math.ceil(tr.bytes / 1448);
+    for (let k = seq.first; k < seq.first + seq.count; k++) {
+      const port = tr.kind === "udp" ? ids.udpPort(k) : ids.tcpPort(k);
+      weight[flowHash(src, dst, tr.kind === "udp" ? 17 : 6, port, tr.dport) & (RSS_BUCKETS - 1)]! += w;
+    }
+  });
+  const order = Array.from({ length: RSS_BUCKETS }, (_, b) => b).sort((a, b) => weight[b]! - weight[a]! || a - b);
+  const load = new Float64Array(count);
+  const table = new Uint8Array(RSS_BUCKETS);
+  for (const b of order) {
+    let best = 0;
+    for (let w = 1; w < count; w++) if (load[w]! < load[best]!) best = w;
+    table[b] = best;
+    load[best]! += weight[b]!;
+  }
+  return (h) => table[h & (RSS_BUCKETS - 1)]!;
 }
 
 /** Payload of a warm-up datagram ("WYWU"): not a flow's, a FlowSink counts it as foreign. */
@@ -126,7 +176,7 @@ export class TrafficItem {
     const r = st.route(this.dst | 0);
     this.src = r < 0 ? 0 : st.source(r, this.dst | 0) >>> 0;
     const seq = ids.items[index]!;
-    const mine = (h: number) => shardOf(h, shard.count) === shard.index;
+    const mine = (h: number) => shardOfHash(shard, h) === shard.index;
     if (tr.kind === "ping") {
       this.label = `${tr.from} -> ${tr.dst} icmp x${tr.count}`;
       if (mine(flowHash(this.src, this.dst, 1, 0, 0))) this.owned.push(seq.first);
