@@ -27,7 +27,7 @@ import { runParallelTimed } from "../dataplane/parallel/index.js";
 const quick = process.env.BENCH_QUICK === "1";
 const FLOWS = 1000;
 const PACKETS = quick ? 400 : Number(process.env.PARALLEL_PACKETS ?? 20000);
-const RUNS = quick ? 1 : Number(process.env.PARALLEL_RUNS ?? 4);
+const RUNS = quick ? 1 : Number(process.env.PARALLEL_RUNS ?? 6);
 
 interface Figure {
   runMpps: number;
