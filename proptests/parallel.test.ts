@@ -23,6 +23,7 @@ import { containerIp, docker0Plan } from "../dataplane/plans/docker0-plan.js";
 import { dockerHostPlan } from "../dataplane/plans/docker-host-plan.js";
 import type { PlanExpect, PlanTraffic, RunPlan } from "../dataplane/plan.js";
 import { newCaptureRecord, openCaptureFile } from "../core/pcap/index.js";
+import { FLOW_DNS_MIN_FRAME } from "../dataplane/endpoint/udp-flows.js";
 
 beforeAll(() => ensureWorkerBuilt(), 120_000);
 
@@ -48,7 +49,7 @@ function planOf(sc: Scenario): RunPlan {
   plan.traffic = sc.items.map((it, i): PlanTraffic => {
     const [a, b] = it.p;
     const base = { id: `t${i}`, from: `c${a}`, dst: containerIp(b), startNs: it.start };
-    if (it.kind === "udp") return { ...base, kind: "udp", dport: it.port, sink: { ns: `c${b}`, port: it.port }, flows: it.flows, packets: it.packets, ratePps: it.rate, size: it.size };
+    if (it.kind === "udp") return { ...base, kind: "udp", dport: it.port, sink: { ns: `c${b}`, port: it.port }, flows: it.flows, packets: it.packets, ratePps: it.rate, size: it.port === 53 ? Math.max(it.size, FLOW_DNS_MIN_FRAME) : it.size };
     if (it.kind === "ping") return { ...base, kind: "ping", count: it.count, intervalNs: it.interval, size: 56 };
     return { ...base, kind: "tcp", dport: 80, sink: { ns: `c${b}`, port: 80 }, bytes: it.bytes, connections: it.connections };
   });

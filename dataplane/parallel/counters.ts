@@ -77,7 +77,10 @@ export function sortDrops(list: DropCount[]): DropCount[] {
 export function conservationSince(e: Engine, since: Snapshot | null): RunResult["conservation"] {
   const c = e.conservation();
   const s = since ?? { created: 0, delivered: 0, dropped: 0, queued: 0, inUse: 0 };
-  const r = { created: c.created - s.created, delivered: c.delivered - s.delivered, dropped: c.dropped - s.dropped, queued: c.queued - s.queued, inUse: c.inUse - s.inUse };
+  // packets still in flight at the snapshot (a warm-up slowed by a delay line, an ARP queue)
+  // are this shard's to account for from then on: counted as created here, so that what it
+  // reports balances with what it holds at the end (never a negative number in flight)
+  const r = { created: c.created - s.created + s.queued, delivered: c.delivered - s.delivered, dropped: c.dropped - s.dropped, queued: c.queued, inUse: c.inUse };
   return { ...r, ok: conserved(r) };
 }
 
