@@ -90,17 +90,17 @@ test.prop([fc.array(op, { minLength: 1, maxLength: 300, size: "max" }), fc.nat()
       // no two listed entries share a tuple, in either direction
       const tuples = new Set<string>();
       const listed = ct.listed();
-      for (const e of listed) for (const n of [e * 2, e * 2 + 1]) tuples.add(`${ct.proto[e]}/${ct.tSrc(n)}/${ct.tDst(n)}/${ct.tSport(n)}/${ct.tDport(n)}`);
+      for (const e of listed) for (const n of [e * 2, e * 2 + 1]) tuples.add(`${ct.protoOf(e)}/${ct.tSrc(n)}/${ct.tDst(n)}/${ct.tSport(n)}/${ct.tDport(n)}`);
       expect(tuples.size).toBe(2 * listed.length);
       // nothing lost: what disappeared had expired, or was evicted or killed (as counted); early
       // drop never takes an ASSURED entry (those can only have been killed)
       const now = new Map<number, [number, number, boolean]>();
-      for (let e = 0; e < ct.cap; e++) if ((ct.status[e]! & (CT_USED | IPS_CONFIRMED)) === (CT_USED | IPS_CONFIRMED)) now.set(ct.id[e]!, [e, ct.deadline[e]!, (ct.status[e]! & IPS_ASSURED) !== 0]);
+      for (let e = 0; e < ct.cap; e++) if ((ct.statusOf(e) & (CT_USED | IPS_CONFIRMED)) === (CT_USED | IPS_CONFIRMED)) now.set(ct.idOf(e), [e, ct.deadlineOf(e), (ct.statusOf(e) & IPS_ASSURED) !== 0]);
       let unexplained = 0, assured = 0;
       for (const [id, [, deadline, a]] of known) if (!now.has(id) && deadline > clock.now) unexplained++, (assured += a ? 1 : 0);
       expect(unexplained).toBe(ct.earlyDrop + ct.killed - before);
       expect(assured).toBeLessThanOrEqual(ct.killed - killedBefore);
-      for (const [, [e, d]] of now) if (!(ct.status[e]! & IPS_DYING)) expect(d).toBeGreaterThan(clock.now);
+      for (const [, [e, d]] of now) if (!(ct.statusOf(e) & IPS_DYING)) expect(d).toBeGreaterThan(clock.now);
       known = now;
       begin();
     };
@@ -117,7 +117,7 @@ test.prop([fc.array(op, { minLength: 1, maxLength: 300, size: "max" }), fc.nat()
         };
         const fwd = (flags: number) => through(packet(f.proto, f.c, f.s, f.cp, f.sp, { flags }));
         const first = fwd(0x02);
-        if (first >= 0 && ct.status[refEntry(first)]! & CT_USED) {
+        if (first >= 0 && ct.statusOf(refEntry(first)) & CT_USED) {
           const r = refEntry(first) * 2 + 1;
           through(packet(f.proto, ct.tSrc(r) >>> 0, ct.tDst(r) >>> 0, ct.tSport(r), f.proto === 1 ? 0 : ct.tDport(r), { flags: 0x12, type: 0 }));
           if (f.proto === 17) {
@@ -145,14 +145,14 @@ test.prop([fc.array(op, { minLength: 1, maxLength: 300, size: "max" }), fc.nat()
           } else b = packet(f.proto, rs, rd, ct.tSport(r), f.proto === 1 ? 0 : ct.tDport(r), { flags: o.flags, type: 0 });
         } else b = packet(f.proto, f.c, f.s, f.cp, f.sp, { flags: o.flags });
         const ref = ct.track(b, 0);
-        if (ref >= 0 && refCtinfo(ref) === IP_CT_NEW && !(ct.status[refEntry(ref)]! & IPS_CONFIRMED)) {
+        if (ref >= 0 && refCtinfo(ref) === IP_CT_NEW && !(ct.statusOf(refEntry(ref)) & IPS_CONFIRMED)) {
           const nat = o.kind === "pkt" ? o.nat : 0;
           if (nat === 1) natSetup(ct, ref, NAT_MANIP_SRC, NAT_MAP_IPS | NAT_PROTO_SPECIFIED, NAT_IPS[0]!, NAT_IPS[1]!, 1000, 1003);
           else if (nat === 2) natSetup(ct, ref, NAT_MANIP_SRC, NAT_MAP_IPS, NAT_IPS[0]!, NAT_IPS[0]!, 0, 0);
           else natNullBinding(ct, ref, NAT_MANIP_SRC);
           if (o.kind === "pkt" && o.drop) {
             ct.discard(ref);
-            expect(ct.status[refEntry(ref)]! & CT_USED).toBe(0);
+            expect(ct.statusOf(refEntry(ref)) & CT_USED).toBe(0);
           } else ct.confirm(ref);
         }
       }
@@ -186,7 +186,7 @@ test.prop([natCase], { numRuns: 500 })("NAT is reversible: the reply of a transl
   const router = (b: Uint8Array, masq: { lo: number; hi: number; flags: number; pl: number; ph: number } | null, dnat: { to: number; port: number | null } | null) => {
     const ref = ct.track(b, 0);
     if (ref < 0) return ref;
-    const fresh = refCtinfo(ref) === IP_CT_NEW && !(ct.status[refEntry(ref)]! & IPS_CONFIRMED);
+    const fresh = refCtinfo(ref) === IP_CT_NEW && !(ct.statusOf(refEntry(ref)) & IPS_CONFIRMED);
     if (refCtinfo(ref) === IP_CT_RELATED_REPLY || refCtinfo(ref) === 1) {
       expect(natIcmpReplyTranslation(ct, ref, NAT_MANIP_DST, b, 0)).toBe(true);
       expect(natIcmpReplyTranslation(ct, ref, NAT_MANIP_SRC, b, 0)).toBe(true);

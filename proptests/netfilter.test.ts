@@ -50,9 +50,9 @@ function entries(d: DockerHost): { o: string; r: string; nat: number }[] {
   const ct = d.host.netfilter!.ct!;
   const out: { o: string; r: string; nat: number }[] = [];
   for (let e = 0; e < ct.cap; e++) {
-    if ((ct.status[e]! & IPS_CONFIRMED) === 0 || ct.status[e]! & (1 << 9)) continue;
-    const t = (n: number) => `${ct.proto[e]} ${ip(ct.tSrc(n))}:${ct.tSport(n)} > ${ip(ct.tDst(n))}:${ct.tDport(n)}`;
-    out.push({ o: t(2 * e), r: t(2 * e + 1), nat: ct.status[e]! & (IPS_SRC_NAT | IPS_DST_NAT) });
+    if ((ct.statusOf(e) & IPS_CONFIRMED) === 0 || ct.statusOf(e) & (1 << 9)) continue;
+    const t = (n: number) => `${ct.protoOf(e)} ${ip(ct.tSrc(n))}:${ct.tSport(n)} > ${ip(ct.tDst(n))}:${ct.tDport(n)}`;
+    out.push({ o: t(2 * e), r: t(2 * e + 1), nat: ct.statusOf(e) & (IPS_SRC_NAT | IPS_DST_NAT) });
   }
   return out;
 }
@@ -126,7 +126,7 @@ test.prop([fc.integer({ min: 0, max: 60 }), fc.boolean()], { numRuns: 40 })(
     // UDP: 30 s (with a reply and more than 2 s of life: a stream, 120 s)
     const ct = d.host.netfilter!.ct!;
     const e3 = [...ct.listed()].find((e) => ct.tSrc(2 * e) === (C3_IP | 0))!;
-    const timeout = ct.deadline[e3]! - last;
+    const timeout = ct.deadlineOf(e3) - last;
     expect([30 * S, 120 * S]).toContain(timeout);
     if (timeout === 120 * S) expect(replied && gapTenths > 20).toBe(true);
     d.engine.run(last + timeout - 1);

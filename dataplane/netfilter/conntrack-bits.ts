@@ -97,3 +97,15 @@ export function icmpInvertTypeCode(tc: number): number {
   if (t > 18 || ICMP_INVMAP[t] === 0) return -1;
   return ((ICMP_INVMAP[t]! - 1) << 8) | (tc & 0xff);
 }
+
+// ---- an entry's words (conntrack.ts `ent`, 16 int32 = 64 bytes = one cache line per entry) ----
+// 0-3 original tuple node (source, destination, sport << 16 | dport, hash link), 4 status,
+// 5 protocol, 6 id, 7 mark; 8-11 reply tuple node; 12-13 deadline and 14-15 creation time as
+// float64 (`entF` indexes e * 8 + F_DEADLINE, e * 8 + F_BORN).
+export const ENT_WORDS = 16;
+export const W_STATUS = 4;
+export const W_PROTO = 5;
+export const W_ID = 6;
+export const W_MARK = 7;
+export const F_DEADLINE = 6;
+export const F_BORN = 7;

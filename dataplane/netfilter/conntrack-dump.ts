@@ -28,15 +28,15 @@ function tuple(ct: ConntrackTable, n: number, proto: number): string {
 
 /** The `conntrack -L` line of entry e. */
 export function formatConntrackEntry(ct: ConntrackTable, e: number): string {
-  const proto = ct.proto[e]!;
-  const st = ct.status[e]!;
+  const proto = ct.protoOf(e);
+  const st = ct.statusOf(e);
   let s = `${(NAMES[proto] ?? "unknown").padEnd(8)} ${proto} ${ct.secondsLeft(e)} `;
   if (proto === 6) s += `${TCP_CT_NAMES[ct.tcpState(e)]} `;
   s += tuple(ct, e * 2, proto);
   if ((st & IPS_SEEN_REPLY) === 0) s += "[UNREPLIED] ";
   s += tuple(ct, e * 2 + 1, proto);
   if (st & IPS_ASSURED) s += "[ASSURED] ";
-  return `${s}mark=${ct.mark[e]} use=1`;
+  return `${s}mark=${ct.markOf(e)} use=1`;
 }
 
 /** `conntrack -L`: every listed entry's line. */

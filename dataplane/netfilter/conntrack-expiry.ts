@@ -6,6 +6,13 @@
 // serves the whole table. Ties keep no particular order (the table's expiry frees every due
 // entry at one instant).
 
+import { ENT_WORDS, F_DEADLINE } from "./conntrack-bits.js";
+
+/** Where entry e's deadline is in the keys array the table passes: its entry block as float64
+ *  (conntrack-bits.ts: 8 float64 per entry, the deadline at F_DEADLINE). */
+const KEY_STRIDE = ENT_WORDS / 2;
+const KEY_AT = F_DEADLINE;
+
 export class ExpiryHeap {
   private heap: Int32Array;
   /** Position of entry e in the heap, -1 when not in it. */
@@ -53,15 +60,16 @@ export class ExpiryHeap {
     const i = this.size++;
     this.heap[i] = e;
     this.pos[e] = i;
-    this.key[e] = keys[e]!;
+    this.key[e] = keys[e * KEY_STRIDE + KEY_AT]!;
     this.up(i);
   }
 
   /** Lower e's key to keys[e] if that is earlier; returns whether e is now at the top. */
   decrease(e: number, keys: Float64Array): boolean {
     const i = this.pos[e]!;
-    if (i < 0 || keys[e]! >= this.key[e]!) return false;
-    this.key[e] = keys[e]!;
+    const k = keys[e * KEY_STRIDE + KEY_AT]!;
+    if (i < 0 || k >= this.key[e]!) return false;
+    this.key[e] = k;
     this.up(i);
     return this.pos[e] === 0;
   }
@@ -69,7 +77,7 @@ export class ExpiryHeap {
   /** The top entry's key catches up with keys[top] (later), and it sinks to its place. */
   rekeyTop(keys: Float64Array): void {
     const e = this.heap[0]!;
-    this.key[e] = keys[e]!;
+    this.key[e] = keys[e * KEY_STRIDE + KEY_AT]!;
     this.down(0);
   }
 

@@ -61,9 +61,9 @@ class Router {
       expect(natIcmpReplyTranslation(ct, ref, manip, b, 0)).toBe(true);
       return;
     }
-    if (info === IP_CT_NEW && !(ct.status[refEntry(ref)]! & IPS_CONFIRMED)) {
+    if (info === IP_CT_NEW && !(ct.statusOf(refEntry(ref)) & IPS_CONFIRMED)) {
       const e = refEntry(ref);
-      if (manip === NAT_MANIP_DST && ct.proto[e] === 17 && ct.tDst(e * 2) === (RC | 0) && ct.tDport(e * 2) === 5353) {
+      if (manip === NAT_MANIP_DST && ct.protoOf(e) === 17 && ct.tDst(e * 2) === (RC | 0) && ct.tDport(e * 2) === 5353) {
         natSetup(ct, ref, manip, NAT_MAP_IPS | NAT_PROTO_SPECIFIED, ip("10.99.2.1"), ip("10.99.2.1"), 7777, 7777);
       } else if (masquerade) {
         if (this.forcePort >= 0) natSetup(ct, ref, manip, NAT_MAP_IPS | NAT_PROTO_SPECIFIED, RS, RS, this.forcePort, this.forcePort);

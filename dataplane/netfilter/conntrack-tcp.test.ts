@@ -59,7 +59,7 @@ class Conn {
 function setup(params = {}) {
   const clock = new Clock();
   const ct = new ConntrackTable(clock, new Rng(7), params);
-  const left = (c: Conn) => (c.ct.deadline[c.e]! - clock.now) / S;
+  const left = (c: Conn) => (c.ct.deadlineOf(c.e) - clock.now) / S;
   return { clock, ct, left };
 }
 
@@ -115,12 +115,12 @@ describe("a whole connection", () => {
     expect(refCtinfo(r2)).toBe(IP_CT_ESTABLISHED_REPLY);
     expect(k.state()).toBe(TCP_CT_SYN_RECV);
     expect(left(k)).toBe(60);
-    expect(ct.status[k.e]! & IPS_SEEN_REPLY).toBeTruthy();
-    expect(ct.status[k.e]! & IPS_ASSURED).toBe(0);
+    expect(ct.statusOf(k.e) & IPS_SEEN_REPLY).toBeTruthy();
+    expect(ct.statusOf(k.e) & IPS_ASSURED).toBe(0);
     const r3 = k.c(A);
     expect(refCtinfo(r3)).toBe(IP_CT_ESTABLISHED);
     expect(k.state()).toBe(TCP_CT_ESTABLISHED);
-    expect(ct.status[k.e]! & IPS_ASSURED).toBeTruthy();
+    expect(ct.statusOf(k.e) & IPS_ASSURED).toBeTruthy();
     expect(left(k)).toBe(432000);
     // data not yet acknowledged: the UNACK timeout (300 s) until the peer acknowledges it
     k.c(P | A, 100);
@@ -157,11 +157,11 @@ describe("a whole connection", () => {
     k.s(F | A);
     k.c(A);
     expect(k.state()).toBe(TCP_CT_TIME_WAIT);
-    const old = ct.id[k.e]!;
+    const old = ct.idOf(k.e);
     k.cSeq += 100000;
     const r = k.c(SYN);
     expect(refCtinfo(r)).toBe(IP_CT_NEW);
-    expect(ct.id[refEntry(r)]).not.toBe(old);
+    expect(ct.idOf(refEntry(r))).not.toBe(old);
     expect(k.state()).toBe(TCP_CT_SYN_SENT);
     expect(ct.count).toBe(1);
     expect(ct.audit()).toBeNull();
@@ -215,10 +215,10 @@ describe("a whole connection", () => {
     expect(k.state()).toBe(TCP_CT_ESTABLISHED);
     expect(left(k)).toBe(300);
     k.s(A);
-    expect(ct.status[k.e]! & IPS_SEEN_REPLY).toBeTruthy();
-    expect(ct.status[k.e]! & IPS_ASSURED).toBe(0);
+    expect(ct.statusOf(k.e) & IPS_SEEN_REPLY).toBeTruthy();
+    expect(ct.statusOf(k.e) & IPS_ASSURED).toBe(0);
     k.c(A);
-    expect(ct.status[k.e]! & IPS_ASSURED).toBeTruthy();
+    expect(ct.statusOf(k.e) & IPS_ASSURED).toBeTruthy();
     expect(left(k)).toBe(432000);
   });
 

@@ -204,11 +204,11 @@ export class TcpTrack {
 
   /**
    * A segment of entry `e` in direction `dir` (0 original, 1 reply); `isNew`: the entry was just
-   * created for it (unconfirmed). `status` is the table's IPS_* array: read for SEEN_REPLY and
-   * ASSURED, ASSURED is set here. `seq`, `ack` as int32 (`| 0`), `win` the raw window field,
+   * created for it (unconfirmed). `status[si]` is the entry's IPS_* word in the table's entry
+   * array: read for SEEN_REPLY and ASSURED, ASSURED is set here. `seq`, `ack` as int32 (`| 0`), `win` the raw window field,
    * `payload` the data length. Returns the timeout index to refresh with, or TCP_R_*.
    */
-  packet(status: Uint32Array, e: number, dir: number, isNew: boolean, tcpFlags: number, seq: number, ack: number, win: number, payload: number): number {
+  packet(status: Uint32Array, si: number, e: number, dir: number, isNew: boolean, tcpFlags: number, seq: number, ack: number, win: number, payload: number): number {
     // tcp_error: flag combinations
     if (!tcpFlagsValid(tcpFlags)) return TCP_R_INVALID;
     const index = tcpFlagIndex(tcpFlags);
@@ -284,7 +284,7 @@ export class TcpTrack {
           skipWindow = true;
           break;
         }
-        const st = status[e]!;
+        const st = status[si]!;
         const established = old === TCP_CT_ESTABLISHED && (st & IPS_ASSURED) !== 0;
         // td_maxack is outdated if a SYN was let through since
         if (this.flags[r]! & F_MAXACK_SET && this.lastIndex[e] !== TCP_SYN_SET) {
@@ -323,7 +323,7 @@ export class TcpTrack {
     else if (this.lastWin[e] === 0 && tm[next]! > tm[TCP_TIMEOUT_RETRANS]!) t = TCP_TIMEOUT_RETRANS;
     else t = next;
 
-    const st = status[e]!;
+    const st = status[si]!;
     if ((st & IPS_SEEN_REPLY) === 0) {
       // only a RST came back: no connection, delete the entry now
       if (tcpFlags & RST) return TCP_R_KILL;
@@ -334,7 +334,7 @@ export class TcpTrack {
       if (next === TCP_CT_ESTABLISHED && tm[t]! > tm[TCP_TIMEOUT_UNACK]!) t = TCP_TIMEOUT_UNACK;
     } else if ((st & IPS_ASSURED) === 0 && (old === TCP_CT_SYN_RECV || old === TCP_CT_ESTABLISHED) && next === TCP_CT_ESTABLISHED) {
       // a valid ACK in ESTABLISHED after SYN_RECV, or an answer for a picked-up connection
-      status[e] = st | IPS_ASSURED;
+      status[si] = st | IPS_ASSURED;
     }
     return t;
   }

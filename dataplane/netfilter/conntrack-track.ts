@@ -20,7 +20,7 @@
 import { getU16, getU32 } from "../../core/bytes.js";
 import {
   CTREF_INVALID, IP_CT_ESTABLISHED_REPLY, IP_CT_RELATED, IP_CT_RELATED_REPLY, IPS_ASSURED, IPS_CONFIRMED, IPS_SEEN_REPLY, T_GENERIC, T_ICMP,
-  T_UDP, T_UDP_STREAM, icmpInvertTypeCode, makeRef, refCtinfo, refDir, refEntry,
+  T_UDP, T_UDP_STREAM, icmpInvertTypeCode, makeRef, refCtinfo, refDir, refEntry, ENT_WORDS, W_STATUS,
 } from "./conntrack-bits.js";
 import { TCP_R_IGNORED, TCP_R_INVALID, TCP_R_KILL, TCP_R_REOPEN } from "./conntrack-tcp.js";
 import type { ConntrackTable } from "./conntrack.js";
@@ -43,7 +43,7 @@ function refuse(ct: ConntrackTable): number {
 function seen(ct: ConntrackTable, ref: number): number {
   if (refCtinfo(ref) === IP_CT_ESTABLISHED_REPLY) {
     const e = refEntry(ref);
-    ct.status[e] = ct.status[e]! | IPS_SEEN_REPLY;
+    ct.setStatus(e, ct.statusOf(e) | IPS_SEEN_REPLY);
   }
   return ref;
 }
@@ -94,11 +94,11 @@ export function trackPacket(ct: ConntrackTable, b: Uint8Array, off: number): num
 
 /** nf_conntrack_udp_packet. */
 function udpPacket(ct: ConntrackTable, e: number): void {
-  const st = ct.status[e]!;
+  const st = ct.statusOf(e);
   // still active 2 s after the first packet, with a reply seen: a stream
-  if (st & IPS_SEEN_REPLY && ct.clock.now > ct.born[e]! + 2 * S) {
+  if (st & IPS_SEEN_REPLY && ct.clock.now > ct.bornOf(e) + 2 * S) {
     ct.refresh(e, T_UDP_STREAM);
-    if ((st & IPS_ASSURED) === 0) ct.status[e] = st | IPS_ASSURED;
+    if ((st & IPS_ASSURED) === 0) ct.setStatus(e, st | IPS_ASSURED);
   } else ct.refresh(e, T_UDP);
 }
 
@@ -122,7 +122,7 @@ export function trackTcp(ct: ConntrackTable, ref: number, flags: number, seq: nu
   for (let tries = 0; tries < 2; tries++) {
     const e = refEntry(ref);
     const dir = refDir(ref);
-    const r = ct.tcp.packet(ct.status, e, dir, (ct.status[e]! & IPS_CONFIRMED) === 0, flags, seq, ack, win, payload);
+    const r = ct.tcp.packet(ct.entU, e * ENT_WORDS + W_STATUS, e, dir, (ct.statusOf(e) & IPS_CONFIRMED) === 0, flags, seq, ack, win, payload);
     if (r >= 0) {
       ct.refresh(e, r);
       return seen(ct, ref);

@@ -41,7 +41,7 @@
 //
 // How the hooks use it (the order of Linux's hooks and priorities):
 //   ref = ct.track(b, off)                 PREROUTING and OUTPUT, after reassembly
-//   ct.ctState(ref), ct.status[refEntry(ref)]      what `-m conntrack` tests
+//   ct.ctState(ref), ct.statusOf(refEntry(ref))      what `-m conntrack` tests
 //   at PREROUTING/OUTPUT (NAT_MANIP_DST) and POSTROUTING/INPUT (NAT_MANIP_SRC):
 //     RELATED ICMP errors: natIcmpReplyTranslation(ct, ref, manip, b, off)     (nat-packet.ts)
 //     a new connection (ctinfo NEW, entry unconfirmed, !natInitialized): the nat table's DNAT /
@@ -67,6 +67,7 @@ import {
 import { LINUX_TCP, TcpTrack, type TcpParams } from "./conntrack-tcp.js";
 import { ExpiryHeap } from "./conntrack-expiry.js";
 import { findRelated, trackPacket, trackTcp } from "./conntrack-track.js";
+import { ENT_WORDS } from "./conntrack-bits.js";
 
 const PROTO_ICMP = 1;
 const S = 1e9;
@@ -102,24 +103,19 @@ export class ConntrackTable {
   readonly max: number;
   /** Entries the arrays hold now. */
   cap: number;
-  // ---- by node (entry * 2 + dir); int32 addresses ----
-  /** 4 int32 words per node: source, destination, ports (`sport << 16 | dport`; ICMP: id and
-   *  `type << 8 | code`), the next node of its hash chain. A node's tuple and link share 16
-   *  bytes and an entry's two nodes 32 aligned ones, so a lookup and the rewrite from the other
-   *  direction's tuple read one cache line (separate arrays per field took one line each). */
-  node!: Int32Array;
-  // ---- by entry ----
-  proto!: Uint8Array;
-  /** IPS_* bits, plus CT_USED / CT_BYSOURCE. */
-  status!: Uint32Array;
-  /** When the entry expires (ns, virtual time). */
-  deadline!: Float64Array;
-  /** ct mark (CONNMARK), printed as mark=. */
-  mark!: Uint32Array;
-  /** Creation order (dump order). */
-  id!: Uint32Array;
-  /** When the entry was created (UDP's 2-second stream rule). */
-  born!: Float64Array;
+  // ---- by entry: one 64-byte block (conntrack-bits.ts ENT_WORDS) ----
+  /** 16 int32 words per entry, the fields a packet touches in one cache line: the original
+   *  node (source, destination, ports `sport << 16 | dport` (ICMP: id and `type << 8 | code`),
+   *  next node of its hash chain), status (IPS_* bits, CT_USED, CT_BYSOURCE), protocol, id
+   *  (creation order, the dump's order), mark, the reply node, then the deadline and the creation
+   *  time as float64. Node n = entry * 2 + dir starts at word n * 8. Arrays per field took a
+   *  cache line each: a lookup, refresh and NAT rewrite of an established flow read ~6 lines
+   *  where this reads 2 (the bucket head and the block). */
+  ent!: Int32Array;
+  /** The same memory, for the status, id and mark words (unsigned). */
+  entU!: Uint32Array;
+  /** The same memory as float64: deadline at e * 8 + F_DEADLINE, creation at e * 8 + F_BORN. */
+  entF!: Float64Array;
   private bsNext!: Int32Array;
   private readonly expiry = new ExpiryHeap(0);
   private freeStack!: Int32Array;
@@ -174,7 +170,7 @@ export class ConntrackTable {
   /** Bytes the arrays take per entry (node arrays, entry arrays, heap, free stack, both bucket
    *  arrays at one bucket per entry, TCP state). */
   get bytesPerEntry(): number {
-    const arrays = [this.node, this.proto, this.status, this.deadline, this.mark, this.id, this.born, this.bsNext, this.freeStack];
+    const arrays = [this.ent, this.bsNext, this.freeStack];
     let b = 0;
     for (const a of arrays) b += a.byteLength;
     b += this.head.byteLength + this.bsHead.byteLength;
@@ -184,17 +180,9 @@ export class ConntrackTable {
   private allocate(cap: number): void {
     const old = this.cap;
     const g32 = (a: Int32Array | undefined, n: number) => { const b = new Int32Array(n); if (a) b.set(a); return b; };
-    const gu32 = (a: Uint32Array | undefined, n: number) => { const b = new Uint32Array(n); if (a) b.set(a); return b; };
-    const g64 = (a: Float64Array | undefined, n: number) => { const b = new Float64Array(n); if (a) b.set(a); return b; };
-    this.node = g32(this.node, 8 * cap);
-    const p = new Uint8Array(cap);
-    if (this.proto) p.set(this.proto);
-    this.proto = p;
-    this.status = gu32(this.status, cap);
-    this.deadline = g64(this.deadline, cap);
-    this.mark = gu32(this.mark, cap);
-    this.id = gu32(this.id, cap);
-    this.born = g64(this.born, cap);
+    this.ent = g32(this.ent, ENT_WORDS * cap);
+    this.entU = new Uint32Array(this.ent.buffer);
+    this.entF = new Float64Array(this.ent.buffer);
     this.bsNext = g32(this.bsNext, cap);
     this.freeStack = g32(this.freeStack, cap);
     for (let e = cap - 1; e >= old; e--) this.freeStack[this.freeTop++] = e;
@@ -209,7 +197,7 @@ export class ConntrackTable {
     this.mask = nb - 1;
     this.lastNode = -1;
     for (let e = 0; e < old; e++) {
-      const st = this.status[e]!;
+      const st = this.statusOf(e);
       if ((st & (IPS_CONFIRMED | IPS_DYING | CT_USED)) === (IPS_CONFIRMED | CT_USED)) {
         this.hashNode(e * 2);
         this.hashNode(e * 2 + 1);
@@ -236,37 +224,77 @@ export class ConntrackTable {
     return (h ^ (h >>> 15)) & 0x7fffffff;
   }
 
+  // ---- an entry's fields ----
+  statusOf(e: number): number {
+    return this.entU[e * 16 + 4]!;
+  }
+  setStatus(e: number, v: number): void {
+    this.entU[e * 16 + 4] = v;
+  }
+  protoOf(e: number): number {
+    return this.ent[e * 16 + 5]!;
+  }
+  setProto(e: number, v: number): void {
+    this.ent[e * 16 + 5] = v;
+  }
+  idOf(e: number): number {
+    return this.entU[e * 16 + 6]!;
+  }
+  setId(e: number, v: number): void {
+    this.entU[e * 16 + 6] = v;
+  }
+  markOf(e: number): number {
+    return this.entU[e * 16 + 7]!;
+  }
+  setMark(e: number, v: number): void {
+    this.entU[e * 16 + 7] = v;
+  }
+  /** When entry e expires (ns, virtual time). */
+  deadlineOf(e: number): number {
+    return this.entF[e * 8 + 6]!;
+  }
+  setDeadline(e: number, v: number): void {
+    this.entF[e * 8 + 6] = v;
+  }
+  /** When entry e was created (UDP's 2-second stream rule). */
+  bornOf(e: number): number {
+    return this.entF[e * 8 + 7]!;
+  }
+  setBorn(e: number, v: number): void {
+    this.entF[e * 8 + 7] = v;
+  }
+
   // ---- a node's words ----
   tSrc(n: number): number {
-    return this.node[n * 4]!;
+    return this.ent[n * 8]!;
   }
   tDst(n: number): number {
-    return this.node[n * 4 + 1]!;
+    return this.ent[n * 8 + 1]!;
   }
   tSport(n: number): number {
-    return this.node[n * 4 + 2]! >>> 16;
+    return this.ent[n * 8 + 2]! >>> 16;
   }
   tDport(n: number): number {
-    return this.node[n * 4 + 2]! & 0xffff;
+    return this.ent[n * 8 + 2]! & 0xffff;
   }
   /** Set node n's tuple (not its hash link: rehash a hashed node around this). */
   setTuple(n: number, src: number, dst: number, sport: number, dport: number): void {
-    const k = n * 4;
-    const a = this.node;
+    const k = n * 8;
+    const a = this.ent;
     a[k] = src;
     a[k + 1] = dst;
     a[k + 2] = (sport << 16) | dport;
   }
   private hNext(n: number): number {
-    return this.node[n * 4 + 3]!;
+    return this.ent[n * 8 + 3]!;
   }
   private setNext(n: number, next: number): void {
-    this.node[n * 4 + 3] = next;
+    this.ent[n * 8 + 3] = next;
   }
   private nodeHash(n: number): number {
-    const a = this.node, k = n * 4;
+    const a = this.ent, k = n * 8;
     const pp = a[k + 2]!;
-    return this.hashTuple(this.proto[n >> 1]!, a[k]!, a[k + 1]!, pp >>> 16, pp & 0xffff);
+    return this.hashTuple(this.protoOf(n >> 1), a[k]!, a[k + 1]!, pp >>> 16, pp & 0xffff);
   }
 
   private hashNode(n: number): void {
@@ -303,16 +331,16 @@ export class ConntrackTable {
     src |= 0;
     dst |= 0;
     const ports = (sport << 16) | dport;
-    const a = this.node;
+    const a = this.ent;
     const last = this.lastNode;
     if (last >= 0) {
-      const k = last * 4;
-      if (a[k] === src && a[k + 1] === dst && a[k + 2] === ports && this.proto[last >> 1] === proto) return last;
+      const k = last * 8;
+      if (a[k] === src && a[k + 1] === dst && a[k + 2] === ports && a[(last >> 1) * 16 + 5] === proto) return last;
     }
     let n = this.head[this.hashTuple(proto, src, dst, sport, dport) & this.mask]!;
     while (n >= 0) {
-      const k = n * 4;
-      if (a[k] === src && a[k + 1] === dst && a[k + 2] === ports && this.proto[n >> 1] === proto) {
+      const k = n * 8;
+      if (a[k] === src && a[k + 1] === dst && a[k + 2] === ports && a[(n >> 1) * 16 + 5] === proto) {
         this.lastNode = n;
         return n;
       }
@@ -332,7 +360,7 @@ export class ConntrackTable {
     let n = this.head[this.hashTuple(proto, src, dst, sport, dport) & this.mask]!;
     while (n >= 0) {
       const x = n >> 1;
-      if (x !== ignore && this.tSrc(n) === src && this.tDst(n) === dst && this.tSport(n) === sport && this.tDport(n) === dport && this.proto[x] === proto) {
+      if (x !== ignore && this.tSrc(n) === src && this.tDst(n) === dst && this.tSport(n) === sport && this.tDport(n) === dport && this.protoOf(x) === proto) {
         if (ignore < 0 || !this.sameTuple(ignore * 2, x * 2)) return true;
       }
       n = this.hNext(n);
@@ -341,8 +369,8 @@ export class ConntrackTable {
   }
 
   private sameTuple(a: number, b: number): boolean {
-    const k = this.node;
-    return k[a * 4] === k[b * 4] && k[a * 4 + 1] === k[b * 4 + 1] && k[a * 4 + 2] === k[b * 4 + 2] && this.proto[a >> 1] === this.proto[b >> 1];
+    const k = this.ent;
+    return k[a * 8] === k[b * 8] && k[a * 8 + 1] === k[b * 8 + 1] && k[a * 8 + 2] === k[b * 8 + 2] && this.protoOf(a >> 1) === this.protoOf(b >> 1);
   }
 
   // ---- by-source chain (NAT source mappings, nf_nat_bysource) ------------------------------------
@@ -356,20 +384,20 @@ export class ConntrackTable {
   }
   /** Link entry e in the by-source chain of its original source (nf_nat_setup_info for SRC). */
   bsLink(e: number): void {
-    const b = this.hashTuple(this.proto[e]!, this.tSrc(e * 2), 0, this.tSport(e * 2), 0) & this.mask;
+    const b = this.hashTuple(this.protoOf(e), this.tSrc(e * 2), 0, this.tSport(e * 2), 0) & this.mask;
     this.bsNext[e] = this.bsHead[b]!;
     this.bsHead[b] = e;
-    this.status[e] = this.status[e]! | CT_BYSOURCE;
+    this.setStatus(e, this.statusOf(e) | CT_BYSOURCE);
   }
   private bsUnlink(e: number): void {
-    const b = this.hashTuple(this.proto[e]!, this.tSrc(e * 2), 0, this.tSport(e * 2), 0) & this.mask;
+    const b = this.hashTuple(this.protoOf(e), this.tSrc(e * 2), 0, this.tSport(e * 2), 0) & this.mask;
     let p = this.bsHead[b]!;
     if (p === e) this.bsHead[b] = this.bsNext[e]!;
     else {
       while (p >= 0 && this.bsNext[p] !== e) p = this.bsNext[p]!;
       if (p >= 0) this.bsNext[p] = this.bsNext[e]!;
     }
-    this.status[e] = this.status[e]! & ~CT_BYSOURCE;
+    this.setStatus(e, this.statusOf(e) & ~CT_BYSOURCE);
   }
 
   // ---- entries -----------------------------------------------------------------------------------
@@ -384,7 +412,7 @@ export class ConntrackTable {
       this.found++;
       const e = n >> 1;
       if (n & 1) return makeRef(e, IP_CT_ESTABLISHED_REPLY);
-      return makeRef(e, this.status[e]! & IPS_SEEN_REPLY ? IP_CT_ESTABLISHED : IP_CT_NEW);
+      return makeRef(e, this.statusOf(e) & IPS_SEEN_REPLY ? IP_CT_ESTABLISHED : IP_CT_NEW);
     }
     let rsport = dport, rdport = sport;
     if (proto === PROTO_ICMP) {
@@ -395,7 +423,7 @@ export class ConntrackTable {
     const e = this.alloc(this.hashTuple(proto, src | 0, dst | 0, sport, dport));
     if (e < 0) return CTREF_DROP;
     const o = e * 2;
-    this.proto[e] = proto;
+    this.setProto(e, proto);
     this.setTuple(o, src, dst, sport, dport);
     this.setTuple(o + 1, dst, src, rsport, rdport);
     this.created++;
@@ -410,11 +438,11 @@ export class ConntrackTable {
     if (this.freeTop === 0) this.grow();
     const e = this.freeStack[--this.freeTop]!;
     this.count++;
-    this.status[e] = CT_USED;
-    this.mark[e] = 0;
-    this.id[e] = this.nextId++;
-    this.born[e] = this.clock.now;
-    this.deadline[e] = this.clock.now;
+    this.setStatus(e, CT_USED);
+    this.setMark(e, 0);
+    this.setId(e, this.nextId++);
+    this.setBorn(e, this.clock.now);
+    this.setDeadline(e, this.clock.now);
     return e;
   }
 
@@ -426,7 +454,7 @@ export class ConntrackTable {
       let drops = 0;
       for (;;) {
         let n = this.head[b]!;
-        while (n >= 0 && this.status[n >> 1]! & IPS_ASSURED) n = this.hNext(n);
+        while (n >= 0 && this.statusOf(n >> 1) & IPS_ASSURED) n = this.hNext(n);
         if (n < 0) break;
         this.free(n >> 1);
         drops++;
@@ -442,11 +470,11 @@ export class ConntrackTable {
   }
 
   private free(e: number): void {
-    const st = this.status[e]!;
+    const st = this.statusOf(e);
     if (st & CT_BYSOURCE) this.bsUnlink(e);
     if ((st & (IPS_CONFIRMED | IPS_DYING)) === IPS_CONFIRMED) this.unhash(e);
     if (this.expiry.has(e)) this.expiry.remove(e);
-    this.status[e] = 0;
+    this.setStatus(e, 0);
     this.freeStack[this.freeTop++] = e;
     this.count--;
   }
@@ -456,17 +484,17 @@ export class ConntrackTable {
   confirm(ref: number): number {
     if (ref < 0) return ref;
     const e = refEntry(ref);
-    const st = this.status[e]!;
+    const st = this.statusOf(e);
     if (st & IPS_CONFIRMED) return ref;
     const o = e * 2;
-    const proto = this.proto[e]!;
+    const proto = this.protoOf(e);
     const n1 = this.find(proto, this.tSrc(o), this.tDst(o), this.tSport(o), this.tDport(o));
     const n2 = n1 >= 0 ? -1 : this.find(proto, this.tSrc(o + 1), this.tDst(o + 1), this.tSport(o + 1), this.tDport(o + 1));
     if (n1 >= 0 || n2 >= 0) {
       const x = (n1 >= 0 ? n1 : n2) >> 1;
       // the same flow with the same translation (created twice before either was confirmed):
       // the packet joins the existing entry (nf_ct_resolve_clash)
-      if (n1 === x * 2 && this.sameTuple(o + 1, x * 2 + 1) && (st & (IPS_SRC_NAT | IPS_DST_NAT)) === (this.status[x]! & (IPS_SRC_NAT | IPS_DST_NAT))) {
+      if (n1 === x * 2 && this.sameTuple(o + 1, x * 2 + 1) && (st & (IPS_SRC_NAT | IPS_DST_NAT)) === (this.statusOf(x) & (IPS_SRC_NAT | IPS_DST_NAT))) {
         this.free(e);
         this.clashResolved++;
         return makeRef(x, refCtinfo(ref));
@@ -475,10 +503,10 @@ export class ConntrackTable {
       this.insertFailed++;
       return CTREF_CLASH;
     }
-    this.status[e] = st | IPS_CONFIRMED;
+    this.setStatus(e, st | IPS_CONFIRMED);
     this.hashNode(o);
     this.hashNode(o + 1);
-    this.expiry.push(e, this.deadline);
+    this.expiry.push(e, this.entF);
     if (this.expiry.top() === e) this.rearm();
     return ref;
   }
@@ -487,12 +515,12 @@ export class ConntrackTable {
   discard(ref: number): void {
     if (ref < 0) return;
     const e = refEntry(ref);
-    if ((this.status[e]! & (CT_USED | IPS_CONFIRMED)) === CT_USED) this.free(e);
+    if ((this.statusOf(e) & (CT_USED | IPS_CONFIRMED)) === CT_USED) this.free(e);
   }
 
   /** Delete an entry now (conntrack -D; a TCP entry a SYN reopens; a closing entry NAT evicts). */
   kill(e: number): void {
-    if ((this.status[e]! & CT_USED) === 0) return;
+    if ((this.statusOf(e) & CT_USED) === 0) return;
     this.free(e);
     this.killed++;
     this.rearm();
@@ -501,20 +529,20 @@ export class ConntrackTable {
   /** nf_ct_kill for an entry the current packet still refers to: out of the hash now, freed when
    *  the clock next runs its timers (at this same instant, after the packet has left). */
   killDeferred(e: number): void {
-    const st = this.status[e]!;
+    const st = this.statusOf(e);
     if ((st & IPS_CONFIRMED) === 0) {
       this.free(e);
       return;
     }
     if (st & IPS_DYING) return;
     this.unhash(e);
-    this.status[e] = st | IPS_DYING;
+    this.setStatus(e, st | IPS_DYING);
     this.refresh(e, T_NOW);
   }
 
   /** `conntrack -F`. */
   flush(): void {
-    for (let e = 0; e < this.cap; e++) if (this.status[e]! & CT_USED) this.free(e);
+    for (let e = 0; e < this.cap; e++) if (this.statusOf(e) & CT_USED) this.free(e);
     this.rearm();
   }
 
@@ -524,13 +552,14 @@ export class ConntrackTable {
    * time above 2^31 ns passed to a call V8 does not inline is boxed (clock.ts).
    */
   refresh(e: number, t: number): void {
-    const dl = this.deadline;
+    const f = this.entF;
+    const i = e * 8 + 6;
     const d = this.clock.now + this.timeouts[t]!;
-    const was = dl[e]!;
-    dl[e] = d;
+    const was = f[i]!;
+    f[i] = d;
     // later: stored only (the heap key, never after the deadline, is corrected when it comes
     // up), without touching the heap; earlier: the key follows
-    if (d < was && this.expiry.decrease(e, dl)) this.rearm();
+    if (d < was && this.expiry.decrease(e, f)) this.rearm();
   }
 
   // ---- packets (conntrack-track.ts) -------------------------------------------------------------
@@ -563,7 +592,7 @@ export class ConntrackTable {
   /** `-m conntrack --ctstate` bits of a packet's reference (CTSTATE_*). */
   ctState(ref: number): number {
     if (ref < 0) return CTSTATE_INVALID;
-    const st = this.status[refEntry(ref)]!;
+    const st = this.statusOf(refEntry(ref));
     let bits = 1 << ((refCtinfo(ref) % 3) + 1);
     if (st & IPS_SRC_NAT) bits |= CTSTATE_SNAT;
     if (st & IPS_DST_NAT) bits |= CTSTATE_DNAT;
@@ -572,14 +601,14 @@ export class ConntrackTable {
 
   /** Seconds left before entry e expires, as conntrack -L prints them (rounded down). */
   secondsLeft(e: number): number {
-    return Math.max(0, Math.floor((this.deadline[e]! - this.clock.now) / S));
+    return Math.max(0, Math.floor((this.deadlineOf(e) - this.clock.now) / S));
   }
 
   /** Entries shown by `conntrack -L`: confirmed and not dying, in creation order. Cold path. */
   listed(): number[] {
     const out: number[] = [];
-    for (let e = 0; e < this.cap; e++) if ((this.status[e]! & (CT_USED | IPS_CONFIRMED | IPS_DYING)) === (CT_USED | IPS_CONFIRMED)) out.push(e);
-    return out.sort((a, b) => this.id[a]! - this.id[b]!);
+    for (let e = 0; e < this.cap; e++) if ((this.statusOf(e) & (CT_USED | IPS_CONFIRMED | IPS_DYING)) === (CT_USED | IPS_CONFIRMED)) out.push(e);
+    return out.sort((a, b) => this.idOf(a) - this.idOf(b));
   }
 
   // ---- expiry ---------------------------------------------------------------------------------------
@@ -599,10 +628,10 @@ export class ConntrackTable {
     const x = this.expiry;
     while (x.size > 0 && x.topKey() <= now) {
       const e = x.top();
-      if (this.deadline[e]! <= now) {
+      if (this.deadlineOf(e) <= now) {
         this.free(e);
         this.expired++;
-      } else x.rekeyTop(this.deadline);
+      } else x.rekeyTop(this.entF);
     }
     this.rearm();
   }
@@ -613,14 +642,14 @@ export class ConntrackTable {
   audit(): string | null {
     let used = 0, hashed = 0, inHeap = 0;
     for (let e = 0; e < this.cap; e++) {
-      const st = this.status[e]!;
+      const st = this.statusOf(e);
       if ((st & CT_USED) === 0) {
         if (this.expiry.has(e)) return `free entry ${e} in the heap`;
         continue;
       }
       used++;
       const o = e * 2;
-      const p = this.proto[e]!;
+      const p = this.protoOf(e);
       if ((st & (IPS_CONFIRMED | IPS_DYING)) === IPS_CONFIRMED) {
         hashed++;
         if (this.find(p, this.tSrc(o), this.tDst(o), this.tSport(o), this.tDport(o)) !== o) return `entry ${e}: original tuple not found as its own`;
@@ -629,8 +658,8 @@ export class ConntrackTable {
       if (st & IPS_CONFIRMED) {
         inHeap++;
         if (!this.expiry.has(e)) return `confirmed entry ${e} not in the heap`;
-        if (this.expiry.keyOf(e) > this.deadline[e]!) return `entry ${e}: heap key after its deadline`;
-        if (this.deadline[e]! < this.clock.now) return `entry ${e}: deadline passed, not expired`;
+        if (this.expiry.keyOf(e) > this.deadlineOf(e)) return `entry ${e}: heap key after its deadline`;
+        if (this.deadlineOf(e) < this.clock.now) return `entry ${e}: deadline passed, not expired`;
       } else if (this.expiry.has(e)) return `unconfirmed entry ${e} in the heap`;
       if (st & CT_BYSOURCE) {
         let x = this.bySourceHead(p, this.tSrc(o), this.tSport(o));
@@ -645,8 +674,8 @@ export class ConntrackTable {
     for (let b = 0; b <= this.mask; b++) {
       for (let n = this.head[b]!; n >= 0; n = this.hNext(n)) {
         const e = n >> 1;
-        if ((this.status[e]! & (CT_USED | IPS_CONFIRMED | IPS_DYING)) !== (CT_USED | IPS_CONFIRMED)) return `node ${n} hashed for an entry not confirmed`;
-        if ((this.hashTuple(this.proto[e]!, this.tSrc(n), this.tDst(n), this.tSport(n), this.tDport(n)) & this.mask) !== b) return `node ${n} in the wrong bucket`;
+        if ((this.statusOf(e) & (CT_USED | IPS_CONFIRMED | IPS_DYING)) !== (CT_USED | IPS_CONFIRMED)) return `node ${n} hashed for an entry not confirmed`;
+        if ((this.hashTuple(this.protoOf(e), this.tSrc(n), this.tDst(n), this.tSport(n), this.tDport(n)) & this.mask) !== b) return `node ${n} in the wrong bucket`;
         if (++nodes > 2 * this.cap) return "hash chain loop";
       }
     }

@@ -49,11 +49,11 @@ function statusBit(manip: number, dir: number): number {
 export function natPacket(ct: ConntrackTable, ref: number, manip: number, b: Uint8Array, off: number): boolean {
   const e = refEntry(ref);
   const dir = refDir(ref);
-  if ((ct.status[e]! & statusBit(manip, dir)) === 0) return false;
+  if ((ct.statusOf(e) & statusBit(manip, dir)) === 0) return false;
   const o = e * 2 + (dir ^ 1);
   const end = off + getU16(b, off + 2);
   // the target is the inverse of the other direction's tuple
-  if (manip === NAT_MANIP_SRC) manip3(b, off, end, NAT_MANIP_SRC, ct.tDst(o), ct.proto[e] === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
+  if (manip === NAT_MANIP_SRC) manip3(b, off, end, NAT_MANIP_SRC, ct.tDst(o), ct.protoOf(e) === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
   else manip3(b, off, end, 1, ct.tSrc(o), ct.tSport(o));
   return true;
 }
@@ -66,7 +66,7 @@ export function natPacket(ct: ConntrackTable, ref: number, manip: number, b: Uin
 export function natIcmpReplyTranslation(ct: ConntrackTable, ref: number, manip: number, b: Uint8Array, off: number): boolean {
   const e = refEntry(ref);
   const dir = refDir(ref);
-  const st = ct.status[e]!;
+  const st = ct.statusOf(e);
   const l4 = off + ((b[off]! & 0xf) << 2);
   const end = off + getU16(b, off + 2);
   if (b[l4] === 5 && ((st & IPS_NAT_DONE_MASK) !== IPS_NAT_DONE_MASK || (st & IPS_NAT_MASK) !== 0)) return false;
@@ -74,7 +74,7 @@ export function natIcmpReplyTranslation(ct: ConntrackTable, ref: number, manip: 
   const o = e * 2 + (dir ^ 1);
   const q = l4 + 8;
   // the quoted datagram: the other direction's tuple itself, the opposite side
-  if (manip === NAT_MANIP_SRC) manip3(b, q, end, 1, ct.tDst(o), ct.proto[e] === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
+  if (manip === NAT_MANIP_SRC) manip3(b, q, end, 1, ct.tDst(o), ct.protoOf(e) === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
   else manip3(b, q, end, NAT_MANIP_SRC, ct.tSrc(o), ct.tSport(o));
   setU16(b, l4 + 2, 0);
   setU16(b, l4 + 2, icmpComputeChecksum(b, l4, end - l4));

@@ -51,7 +51,7 @@ let tSrc = 0, tDst = 0, tSport = 0, tDport = 0;
 
 /** Whether the manipulation `manip` has been set up for entry e (nf_nat_initialized). */
 export function natInitialized(ct: ConntrackTable, e: number, manip: number): boolean {
-  return (ct.status[e]! & (manip === NAT_MANIP_SRC ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE)) !== 0;
+  return (ct.statusOf(e) & (manip === NAT_MANIP_SRC ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE)) !== 0;
 }
 
 /**
@@ -62,8 +62,8 @@ export function natInitialized(ct: ConntrackTable, e: number, manip: number): bo
  */
 export function natSetup(ct: ConntrackTable, ref: number, manip: number, flags: number, minIp: number, maxIp: number, minPort: number, maxPort: number): boolean {
   const e = refEntry(ref);
-  if (ct.status[e]! & IPS_CONFIRMED || natInitialized(ct, e, manip)) return false;
-  const proto = ct.proto[e]!;
+  if (ct.statusOf(e) & IPS_CONFIRMED || natInitialized(ct, e, manip)) return false;
+  const proto = ct.protoOf(e);
   const r = e * 2 + 1;
   // the current tuple is the inverse of the reply (the original, with earlier manipulations)
   const cSrc = ct.tDst(r), cDst = ct.tSrc(r);
@@ -81,10 +81,10 @@ export function natSetup(ct: ConntrackTable, ref: number, manip: number, flags: 
     // (the entry is not hashed yet: unconfirmed)
     if (proto === PROTO_ICMP) ct.setTuple(r, tDst, tSrc, tSport, icmpInvertTypeCode(tDport));
     else ct.setTuple(r, tDst, tSrc, tDport, tSport);
-    ct.status[e] = ct.status[e]! | (manip === NAT_MANIP_SRC ? IPS_SRC_NAT : IPS_DST_NAT);
+    ct.setStatus(e, ct.statusOf(e) | (manip === NAT_MANIP_SRC ? IPS_SRC_NAT : IPS_DST_NAT));
   }
   if (manip === NAT_MANIP_SRC) ct.bsLink(e);
-  ct.status[e] = ct.status[e]! | (manip === NAT_MANIP_SRC ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE);
+  ct.setStatus(e, ct.statusOf(e) | (manip === NAT_MANIP_SRC ? IPS_SRC_NAT_DONE : IPS_DST_NAT_DONE));
   return true;
 }
 
@@ -150,7 +150,7 @@ function uniqueTuple(ct: ConntrackTable, e: number, proto: number, cSrc: number,
 function findAppropriateSrc(ct: ConntrackTable, proto: number, src: number, sport: number, flags: number, minIp: number, maxIp: number, minPort: number, maxPort: number): boolean {
   for (let x = ct.bySourceHead(proto, src, sport); x >= 0; x = ct.bySourceNext(x)) {
     const o = x * 2;
-    if (ct.proto[x] !== proto || ct.tSrc(o) !== src || ct.tSport(o) !== sport) continue;
+    if (ct.protoOf(x) !== proto || ct.tSrc(o) !== src || ct.tSport(o) !== sport) continue;
     // the source part of the inverse of its reply tuple, with our destination
     tSrc = ct.tDst(o + 1);
     tSport = proto === PROTO_ICMP ? ct.tSport(o + 1) : ct.tDport(o + 1);
@@ -235,7 +235,7 @@ function usedHarder(ct: ConntrackTable, e: number, proto: number, left: number):
   if ((n & 1) === 0) return true;
   const x = n >> 1;
   if (x === e) return true;
-  const st = ct.status[x]!;
+  const st = ct.statusOf(x);
   if (ct.tcp.state[x]! < TCP_CT_TIME_WAIT || st & (IPS_FIXED_TIMEOUT | IPS_DYING) || (st & IPS_SRC_NAT) === 0) return true;
   if (((ct.tcp.tdEnd[e * 2]! - ct.tcp.tdEnd[x * 2]!) | 0) <= 0) return true;
   ct.kill(x);

@@ -67,7 +67,7 @@ describe("source port selection", () => {
       expect(sport(b)).not.toBe(p);
       expect(sport(b)).toBeGreaterThanOrEqual(lo);
       expect(sport(b)).toBeLessThanOrEqual(hi);
-      expect(ct.status[refEntry(ref)]! & IPS_SRC_NAT).toBeTruthy();
+      expect(ct.statusOf(refEntry(ref)) & IPS_SRC_NAT).toBeTruthy();
       expect(verifies(a) && verifies(b)).toBe(true);
       // the second's reply comes back to it, un-NATed at PREROUTING
       const reply = U("8.8.8.8", 53, "192.168.1.10", sport(b));
@@ -149,12 +149,12 @@ describe("source port selection", () => {
     expect(srcOf(own)).toBe(HOST);
     expect(sport(own)).not.toBe(40000);
     expect(sport(own)).toBeGreaterThanOrEqual(1024);
-    expect(ct.status[refEntry(ref)]! & IPS_SRC_NAT).toBeTruthy();
+    expect(ct.statusOf(refEntry(ref)) & IPS_SRC_NAT).toBeTruthy();
     // without the clash nothing changes
     const free = U("192.168.1.10", 40001, "8.8.8.8", 53);
     const r2 = plain(free);
     expect(sport(free)).toBe(40001);
-    expect(ct.status[refEntry(r2)]! & (IPS_SRC_NAT | IPS_DST_NAT)).toBe(0);
+    expect(ct.statusOf(refEntry(r2)) & (IPS_SRC_NAT | IPS_DST_NAT)).toBe(0);
   });
 
   test("the last tries of a TCP SYN evict a colliding masqueraded entry in TIME_WAIT whose sequence is behind", () => {
