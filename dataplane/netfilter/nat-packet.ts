@@ -25,7 +25,10 @@ import { getU16, getU32, setU16 } from "../../core/bytes.js";
 import { checksumUpdate16 } from "../../core/checksum.js";
 import { ipv4RewriteDst, ipv4RewriteSrc } from "../../core/wire/ipv4.js";
 import { icmpComputeChecksum } from "../../core/wire/icmp.js";
-import { IPS_DST_NAT, IPS_NAT_DONE_MASK, IPS_NAT_MASK, IPS_SRC_NAT, NAT_MANIP_SRC, refDir, refEntry } from "./conntrack-bits.js";
+import { ENT_WORDS as ENT_WORDS_, IPS_DST_NAT, IPS_NAT_DONE_MASK, IPS_NAT_MASK, IPS_SRC_NAT, NAT_MANIP_SRC, W_PROTO as W_PROTO_, W_STATUS as W_STATUS_, refDir, refEntry } from "./conntrack-bits.js";
+
+// Private copies of the entry layout (an imported const is reloaded and TDZ-checked per use).
+const ENT_WORDS = ENT_WORDS_, W_STATUS = W_STATUS_, W_PROTO = W_PROTO_;
 import type { ConntrackTable } from "./conntrack.js";
 
 const PROTO_ICMP = 1;
@@ -49,12 +52,17 @@ function statusBit(manip: number, dir: number): number {
 export function natPacket(ct: ConntrackTable, ref: number, manip: number, b: Uint8Array, off: number): boolean {
   const e = refEntry(ref);
   const dir = refDir(ref);
-  if ((ct.statusOf(e) & statusBit(manip, dir)) === 0) return false;
-  const o = e * 2 + (dir ^ 1);
+  // the entry's block read directly (every packet of a NATed flow comes here: the accessors are
+  // calls V8 does not always inline this deep)
+  const a = ct.ent;
+  const base = e * ENT_WORDS;
+  if ((a[base + W_STATUS]! & statusBit(manip, dir)) === 0) return false;
+  const k = base + (dir ^ 1) * 8;
   const end = off + getU16(b, off + 2);
+  const ports = a[k + 2]!;
   // the target is the inverse of the other direction's tuple
-  if (manip === NAT_MANIP_SRC) manip3(b, off, end, NAT_MANIP_SRC, ct.tDst(o), ct.protoOf(e) === PROTO_ICMP ? ct.tSport(o) : ct.tDport(o));
-  else manip3(b, off, end, 1, ct.tSrc(o), ct.tSport(o));
+  if (manip === NAT_MANIP_SRC) manip3(b, off, end, NAT_MANIP_SRC, a[k + 1]!, a[base + W_PROTO] === PROTO_ICMP ? ports >>> 16 : ports & 0xffff);
+  else manip3(b, off, end, 1, a[k]!, ports >>> 16);
   return true;
 }
 
