@@ -73,6 +73,8 @@ describe("wireyard run on every example", () => {
     expect(text).toMatch(/per container and host\n  name +sent pkts +sent bytes +recv pkts +recv bytes +lost/);
     expect(text).toMatch(/\n  web +[\d,]+/);
     expect(text).toMatch(/expectations: 3 passed, 0 failed/);
+    // ARP requests for other addresses are listed apart from the drops
+    expect(text).toMatch(/drops by device and reason\n  device +reason +packets\n  host1\/tcp +no-socket +\d+\n  \(not for them, ignored as Linux does: underlay arp-not-for-us \d+\)/);
     expect(text).toMatch(/PASS +client -> host1 tcp\/8080 reachable/);
     expect(text).toMatch(/capture: .*published-port\.pcapng \([\d,]+ frames; 4 interfaces: client\/eth0, host1\/eth0, host1\/docker0, web\/eth0\)/);
   });

@@ -87,6 +87,9 @@ export function table(head: string[], rows: (string | number)[][]): string[] {
   return cells.map((r) => "  " + r.map((c, i) => (right[i] ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join("   ").trimEnd());
 }
 
+/** Reasons that are not losses: the frame was not for that namespace. */
+const IGNORED_REASONS = new Set(["arp-not-for-us", "other-host"]);
+
 export function formatSummary(file: string, s: Scenario, seed: number, r: RunResult, wall: number): string[] {
   const L: string[] = [];
   L.push(`wireyard run ${file}${s.name ? ` (${s.name})` : ""}: seed ${seed}, ${r.workers} worker${r.workers === 1 ? "" : "s"}, ${(r.virtualNs / 1e9).toFixed(3)} s virtual in ${wall.toFixed(2)} s`);
@@ -98,10 +101,15 @@ export function formatSummary(file: string, s: Scenario, seed: number, r: RunRes
     L.push("traffic");
     L.push(...table(["#", "what", "sent", "received", "lost", "bytes received"], r.traffic.map((t, i) => [String(i + 1), t.label, t.sent, t.received, t.lost, t.bytesReceived])));
   }
+  // frames a namespace takes and ignores as Linux does (an ARP request for another address, a
+  // frame for another MAC seen on a flooded segment) are counted apart from real drops
+  const ignored = r.drops.filter((d) => IGNORED_REASONS.has(d.reason));
+  const drops = r.drops.filter((d) => !IGNORED_REASONS.has(d.reason));
   L.push("");
   L.push("drops by device and reason");
-  if (r.drops.length === 0) L.push("  none");
-  else L.push(...table(["device", "reason", "packets"], r.drops.map((d) => [d.device, d.reason, d.count])));
+  if (drops.length === 0) L.push("  none");
+  else L.push(...table(["device", "reason", "packets"], drops.map((d) => [d.device, d.reason, d.count])));
+  if (ignored.length > 0) L.push(`  (not for them, ignored as Linux does: ${ignored.map((d) => `${d.device} ${d.reason} ${num(d.count)}`).join(", ")})`);
   if (r.expect.length > 0) {
     const failed = r.expect.filter((x) => !x.passed).length;
     L.push("");
