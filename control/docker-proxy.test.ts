@@ -126,6 +126,29 @@ describe("docker-proxy on its own", () => {
     expect(r.eof).toBe(true);
   });
 
+  test("tcp: a client that half-closes (nc -N, HTTP/1.0) still gets the answer the container sends after its FIN", () => {
+    const t = proxyHost();
+    startDockerProxy(t, { ns: "host", proto: "tcp", hostIp: "0.0.0.0", hostPort: 8080, dst: "172.17.0.2", dport: 80 });
+    const b = t.engine.arena.bytes;
+    let asked = 0;
+    // the container reads the request to its end, then answers and closes
+    tcpListen(t.ns("c2"), 80, { connected() {}, received: (_sk, _o, len) => void (asked += len), eof: (sk) => (sk.send(payload(5000)), sk.close()), closed() {} });
+    const got: number[] = [];
+    let eof = false;
+    const sk = tcpConnect(t.ns("client"), parseIpv4("192.168.1.10"), 8080, {
+      connected: (s) => (s.send(payload(120)), s.shutdown()),
+      received: (_s, off, len) => void got.push(...b.subarray(off, off + len)),
+      eof: (s) => ((eof = true), s.close()),
+      closed() {},
+    });
+    t.run(3 * S);
+    expect(asked).toBe(120);
+    expect(Uint8Array.from(got)).toEqual(payload(5000));
+    expect(eof).toBe(true);
+    expect(sk.error).toBe(0);
+    expect(t.engine.errors().filter((d) => d.reason === "not-acceptable")).toEqual([]);
+  });
+
   test("tcp: nothing listening in the container: the client's connection is closed, the failure counted", () => {
     const t = proxyHost();
     const p = startDockerProxy(t, { ns: "host", proto: "tcp", hostIp: "0.0.0.0", hostPort: 8080, dst: "172.17.0.2", dport: 80 }) as TcpProxy;

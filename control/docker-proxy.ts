@@ -6,8 +6,9 @@
 //   tcp  listens on the host port; each accepted connection gets its own connection to the
 //        container (source: the host's address towards it, the bridge's gateway address); bytes
 //        are copied both ways as they arrive, a FIN from one side is passed on as a FIN to the
-//        other once what came before it is sent (CloseWrite); a failed upstream connection
-//        closes the client's
+//        other once what came before it is sent (CloseWrite, TcpSocket.shutdown: the other
+//        direction keeps flowing), both sockets are closed once both directions are done; a
+//        failed upstream connection closes the client's
 //   udp  one socket bound to the host port; one upstream socket per client address and port,
 //        connected to the container; replies go back to the client from the published port;
 //        a flow idle for 90 s is forgotten (UDPConnTrackTimeout). The replies' source address:
@@ -18,9 +19,7 @@
 // With the proxy on, Docker's rules leave traffic from the bridge itself and from 127.0.0.0/8
 // alone (skipDNAT, `! -d 127.0.0.0/8`), so that traffic reaches these listeners: a container can
 // reach its host's published port without hairpin NAT.
-// Limits: this TCP has no shutdown(SHUT_WR), so a FIN is passed on as close(): data the other side
-// sends after it is answered with a reset, where docker-proxy's CloseWrite would still carry it.
-// A listener here takes the port on every address, so a port bound to one host address
+// Limits: a listener here takes the port on every address, so a port bound to one host address
 // (`-p 127.0.0.1:8080:80`) closes connections to other addresses (TCP; Linux would reset them)
 // and answers datagrams to them with port unreachable (UDP), and one (protocol, port) can be
 // proxied once per host.
@@ -94,16 +93,26 @@ export class TcpProxy {
     const bytes = this.ns.engine.arena.bytes;
     let up: TcpSocket | null = null;
     let closeUp = false; // the client's FIN came before the upstream connection was up
+    // as moby's TCPProxy brokers: an EOF from one side half-closes the other (CloseWrite), and
+    // once both directions are done both sockets are closed
+    let clientDone = false, upDone = false;
+    const bothDone = () => {
+      if (!clientDone || !upDone) return;
+      client.close();
+      up?.close();
+    };
     const upApp: TcpApp = {
       connected(sk) {
-        if (closeUp) sk.close();
+        if (closeUp) sk.shutdown();
       },
       received(_sk, off, len) {
         c.bytesToClient += len;
         client.send(bytes.subarray(off, off + len));
       },
       eof() {
-        client.close();
+        upDone = true;
+        client.shutdown();
+        bothDone();
       },
       closed(sk) {
         if (sk.error === 0) return;
@@ -118,9 +127,11 @@ export class TcpProxy {
         up?.send(bytes.subarray(off, off + len));
       },
       eof() {
+        clientDone = true;
         if (up === null) return;
         if (up.state === TCP_SYN_SENT) closeUp = true;
-        else up.close();
+        else up.shutdown();
+        bothDone();
       },
       closed(sk) {
         if (sk.error !== 0 && up !== null) up.close(); // in SYN_SENT: the attempt is dropped

@@ -16,7 +16,7 @@ import { ipv4 as ipv4Layer, tcp as tcpLayer } from "../../core/wire/layers.js";
 import { parseIpv4 as ip } from "../../core/addr.js";
 import { PORT_RANGE_HIGH, PORT_RANGE_LOW } from "./ports.js";
 import {
-  ECONNREFUSED, ETIMEDOUT, TCP_CLOSE, TCP_ESTABLISHED, TCP_TIME_WAIT, tcpConnect, tcpListen, tcpStack, type TcpApp, type TcpSocket,
+  ECONNREFUSED, EPIPE, ETIMEDOUT, TCP_CLOSE, TCP_ESTABLISHED, TCP_TIME_WAIT, tcpConnect, tcpListen, tcpStack, type TcpApp, type TcpSocket,
 } from "./tcp.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -493,5 +493,36 @@ describe("loss", () => {
     expect(sk.mss).toBe(1448);
     expect([sk.segsOut, sk.segsIn]).toEqual([2, 1]);
     expect(srv.events).toEqual(["connected 0ms"]);
+  });
+});
+
+describe("shutdown (half-close)", () => {
+  /** c2 sends 100 bytes then ends its side; c3 answers after the EOF with 3000 bytes and closes. */
+  function session(end: (sk: TcpSocket) => void) {
+    const t = docker0(2);
+    const [c2, c3] = t.containers as [Docker0["host"], Docker0["host"]];
+    const srv = new Recorder(t, { eof: (sk) => { sk.send(new Uint8Array(3000).fill(7)); sk.close(); } });
+    tcpListen(c3, 80, srv);
+    const cli = new Recorder(t, { connected: (sk) => { sk.send(new Uint8Array(100).fill(1)); end(sk); } });
+    const sk = tcpConnect(c2, C3, 80, cli);
+    t.engine.run(5e9);
+    return { t, srv, cli, sk, c2 };
+  }
+
+  it("after shutdown() the socket still receives: the server's answer arrives whole, then both close", () => {
+    const { srv, cli, sk } = session((s) => s.shutdown());
+    expect(srv.data.length).toBe(100);
+    expect(cli.data.length).toBe(3000);
+    expect(cli.data.every((x) => x === 7)).toBe(true);
+    expect(cli.events.map((e) => e.split(" ")[0])).toEqual(["connected", "eof", "closed"]);
+    expect(sk.state).toBe(TCP_TIME_WAIT);
+    expect(sk.error).toBe(0);
+    expect(sk.send(new Uint8Array(1))).toBe(EPIPE);
+  });
+
+  it("after close() the same answer is refused with a reset (the socket is orphaned)", () => {
+    const { cli, srv } = session((s) => s.close());
+    expect(cli.data.length).toBe(0);
+    expect(srv.events.some((e) => e.startsWith("closed") && !e.endsWith(" 0"))).toBe(true);
   });
 });

@@ -474,6 +474,8 @@ export class TcpSocket implements SendSocket {
   sndEnd = 0;
   rcvNxt = 0;
   private finQueued = false;
+  /** shutdown() and not close(): FIN sent, still the application's (not orphaned). */
+  private halfClosed = false;
   private finSent = false;
   private finEver = false;
   private finAcked = false;
@@ -594,7 +596,8 @@ export class TcpSocket implements SendSocket {
   }
 
   /** close(): FIN after the queued data (ESTABLISHED, CLOSE_WAIT); in SYN_SENT the attempt is
-   *  dropped without a segment. */
+   *  dropped without a segment. The socket is orphaned: data arriving after the peer acknowledged
+   *  the FIN is answered with a reset. After shutdown(), close() orphans it then. */
   close(): void {
     const now = this.ns.engine.clock.now;
     if (this.state === TCP_SYN_SENT) {
@@ -602,12 +605,38 @@ export class TcpSocket implements SendSocket {
       this.destroy();
       return this.notifyClosed();
     }
-    if (this.finQueued) return;
+    if (this.finQueued) {
+      if (this.halfClosed) {
+        // tcp_close of a half-closed socket: an orphan from now on, FIN_WAIT2 a time-wait socket
+        this.halfClosed = false;
+        this.closedAt = now;
+        if (this.state === TCP_FIN_WAIT2 && !this.tw) {
+          this.tw = true;
+          this.twAt = now + TCP_TIMEWAIT_LEN; // tcp_fin_timeout
+          this.rearm();
+        }
+      }
+      return;
+    }
     if (this.state === TCP_ESTABLISHED) this.state = TCP_FIN_WAIT1;
     else if (this.state === TCP_CLOSE_WAIT) this.state = TCP_LAST_ACK;
     else return;
     this.finQueued = true;
     this.closedAt = now;
+    this.output();
+    this.rearm();
+  }
+
+  /** shutdown(SHUT_WR): FIN after the queued data, as close() sends it, but the socket stays the
+   *  application's: it goes on receiving (FIN_WAIT1/FIN_WAIT2) until the peer's FIN, with no
+   *  FIN_WAIT2 timeout (a half-close, as docker-proxy's CloseWrite and `nc -N` do). send() fails
+   *  with EPIPE from then on. No effect in SYN_SENT or after close(). */
+  shutdown(): void {
+    if (this.finQueued || this.state === TCP_SYN_SENT) return;
+    if (this.state !== TCP_ESTABLISHED && this.state !== TCP_CLOSE_WAIT) return;
+    this.halfClosed = true;
+    this.state = this.state === TCP_ESTABLISHED ? TCP_FIN_WAIT1 : TCP_LAST_ACK;
+    this.finQueued = true;
     this.output();
     this.rearm();
   }
@@ -754,6 +783,14 @@ export class TcpSocket implements SendSocket {
       return e.drop(st, st.rOutOfOrder, s);
     }
     const skip = -d;
+    if ((this.state === TCP_FIN_WAIT1 || this.state === TCP_FIN_WAIT2) && !this.halfClosed && dlen > skip) {
+      // new data for a socket its application closed (also with the ACK of its FIN): RFC 1122
+      // says reset, and Linux does (tcp_rcv_state_process: LINUX_MIB_TCPABORTONDATA, then
+      // tcp_v4_send_reset)
+      st.reset(ip, l4, len, doff);
+      this.fail(ECONNRESET);
+      return e.drop(st, st.rNotAcceptable, s);
+    }
     let took = 0;
     if (dlen > skip && !this.finRcvd) {
       took = dlen - skip;
@@ -778,7 +815,7 @@ export class TcpSocket implements SendSocket {
       this.enterTimeWait();
     } else if (this.rcvSeq() !== this.lastAckSent) this.sendAck();
     // orphaned (closed by the application) FIN_WAIT2 without a FIN here: a time-wait socket
-    if (wasState === TCP_FIN_WAIT1 && this.state === TCP_FIN_WAIT2) {
+    if (wasState === TCP_FIN_WAIT1 && this.state === TCP_FIN_WAIT2 && !this.halfClosed) {
       this.tw = true;
       this.twAt = now + TCP_TIMEWAIT_LEN; // tcp_fin_timeout
     }
