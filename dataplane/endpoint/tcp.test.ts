@@ -313,9 +313,13 @@ describe("segments to a closed port: the kernel's resets", () => {
     const t = docker0(2, { capture: sink });
     const [c2, c3] = t.containers as [Docker0["host"], Docker0["host"]];
     tcpListen(c3, 7780, new Recorder(t));
+    // as the kernel fixture did: crafted SYNs from an address nobody answers for (c2's TCP layer
+    // would reset the SYN-ACKs), with a static neighbour entry on c3
+    const NOBODY = ip("172.17.0.7");
+    t.topology.neigh("c3", { dev: "eth0", ip: "172.17.0.7", mac: "02:00:00:00:00:77" });
     for (const q of syns) {
       const { ip: h, tcp } = layers(q.bytes);
-      c2.originate(buildFrame([{ ...h, src: C2, dst: C3 }, { ...tcp }]));
+      c2.originate(buildFrame([{ ...h, src: NOBODY, dst: C3 }, { ...tcp }]));
     }
     t.engine.run(0.5e9);
     expect(tcpStack(c3).connections).toBe(4); // half-open, in SYN_RECV
@@ -346,6 +350,17 @@ describe("segments to a closed port: the kernel's resets", () => {
     expect([sk.state, sk.error, app.events]).toEqual([TCP_CLOSE, ECONNREFUSED, ["closed 0ms -111"]]);
     expect(tcpStack(c2).refused).toBe(1);
     expect(tcpStack(c2).used[sk.lport]).toBe(0);
+  });
+
+  it("a namespace that never used TCP answers too: its TCP layer is made by the first segment", () => {
+    const t = docker0(2);
+    const [c2, c3] = t.containers as [Docker0["host"], Docker0["host"]];
+    expect(t.engine.device("c3/tcp")).toBeUndefined();
+    const sk = tcpConnect(c2, C3, 9, new Recorder(t));
+    t.engine.run(1e9);
+    expect([sk.state, sk.error]).toEqual([TCP_CLOSE, ECONNREFUSED]);
+    expect(tcpStack(c3).resetsSent).toBe(1);
+    expect(t.engine.conservation().ok).toBe(true);
   });
 
   it("a bad checksum is dropped (tcp-checksum) and not answered; a listener ignores RST and resets an ACK", () => {
@@ -380,7 +395,9 @@ describe("an unanswered SYN", () => {
     const t = docker0(2, { capture: sink });
     const [c2] = t.containers as [Docker0["host"]];
     const app = new Recorder(t);
-    const sk = tcpConnect(c2, C3, 7779, app); // c3 has no TCP layer: the SYNs go unanswered
+    // as the kernel fixture did: to an address nobody answers for, with a static neighbour entry
+    t.topology.neigh("c2", { dev: "eth0", ip: "172.17.0.9", mac: "02:00:00:00:00:99" });
+    const sk = tcpConnect(c2, ip("172.17.0.9"), 7779, app);
     t.engine.run(300e9);
     t.engine.capture!.close();
     const emu = captured(sink, "c2/eth0");

@@ -63,7 +63,7 @@
 import { Device } from "../engine/device.js";
 import { Timer } from "../engine/clock.js";
 import type { Rng } from "../engine/rng.js";
-import type { Netns } from "../netns/netns.js";
+import { Netns } from "../netns/netns.js";
 import { routeOif } from "../netns/route.js";
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
 import { checksumAdd, checksumFinish, checksumFold } from "../../core/checksum.js";
@@ -1258,6 +1258,9 @@ export function tcpStack(ns: Netns): TcpStack {
   if (d instanceof TcpStack) return d;
   return ns.engine.add(new TcpStack(ns));
 }
+
+// every namespace gets its TCP layer on the first segment for it (Netns.tcpLayer)
+Netns.tcpLayer = (ns) => void tcpStack(ns);
 
 /** listen(port) in `ns`: connections are accepted and handed to `app`. */
 export function tcpListen(ns: Netns, port: number, app: TcpApp): TcpListener {

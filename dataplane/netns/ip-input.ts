@@ -19,7 +19,7 @@ import { ipv4DecTtl } from "../../core/wire/ipv4.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { formatIpv4 } from "../../core/addr.js";
 import { ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_UNREACH_FILTER_PROHIB, ICMP_UNREACH_FRAG_NEEDED, ICMP_UNREACH_HOST, ICMP_UNREACH_NET, ICMP_UNREACH_PORT } from "../../core/wire/icmp.js";
-import { PKT_FORWARDED, PKT_NFCT, type Netns } from "./netns.js";
+import { Netns, PKT_FORWARDED, PKT_NFCT } from "./netns.js";
 import { RTN_BLACKHOLE, RTN_PROHIBIT, RTN_UNICAST, RTN_UNREACHABLE, routeLookup, routeOif, routeType } from "./route.js";
 import { icmpError } from "./icmp-error.js";
 import { outputVia } from "./ip-output.js";
@@ -106,7 +106,10 @@ function localDeliver(ns: Netns, s: number, port: number, ip: number, ihl: numbe
     if (dst === -1) return e.deliver(ns, s);
     return icmpError(ns, s, ip, ICMP_DEST_UNREACH, ICMP_UNREACH_PORT, 0, ns.r["port-unreachable"]);
   }
-  if (proto === 6 && total - ihl >= 20 && ns.tcp !== null) return ns.tcp(ns, s, ip, l4);
+  if (proto === 6 && total - ihl >= 20) {
+    if (ns.tcp === null && Netns.tcpLayer !== null) Netns.tcpLayer(ns); // made on first use
+    if (ns.tcp !== null) return ns.tcp(ns, s, ip, l4);
+  }
   if (e.arena.flags[s]! & PKT_TRACE) e.trace.note(s, ns, `local delivery, protocol ${proto}`);
   e.deliver(ns, s);
 }

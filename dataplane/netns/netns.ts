@@ -100,6 +100,9 @@ export class Netns extends Device implements NeighOwner {
   /** Local TCP segments, for the TCP layer (dataplane/endpoint/tcp.ts): like a UdpHandler it must
    *  deliver or drop the slot. Null: delivered to the stack. */
   tcp: UdpHandler | null = null;
+  /** Makes a namespace's TCP layer on the first segment for it (set by endpoint/tcp.ts when it is
+   *  loaded): every Linux namespace has one, and a SYN to a closed port is answered with a RST. */
+  static tcpLayer: ((ns: Netns) => void) | null = null;
   /** IPv4 id of a packet the stack builds itself (echo reply, ICMP error; DF clear): the hashed
    *  per-destination generator (endpoint/ip-id.ts), as Linux's ICMP socket takes it. Addresses
    *  in int32 form. */
