@@ -115,6 +115,38 @@ export function tcpOptionsCheck(b: Uint8Array, off: number, len: number): WireEr
   return WireError.OK;
 }
 
+// ---- resets ---------------------------------------------------------------------------------
+
+/**
+ * The 20-byte RST header at `t` answering the segment whose TCP header is at `l4` carrying
+ * `dataLen` bytes of data, as both of Linux's reset builders write it (tcp_v4_send_reset,
+ * nf_reject_ip_tcphdr_put): ports swapped; the segment had ACK -> RST, seq = its ack; else
+ * RST|ACK, seq 0, ack = its seq + data + SYN + FIN; data offset 5, window 0, checksum field 0
+ * (the caller fills it), urgent 0.
+ */
+export function tcpWriteReset(b: Uint8Array, t: number, l4: number, dataLen: number): void {
+  const flags = b[l4 + 13]!;
+  b[t] = b[l4 + 2]!;
+  b[t + 1] = b[l4 + 3]!;
+  b[t + 2] = b[l4]!;
+  b[t + 3] = b[l4 + 1]!;
+  if (flags & 0x10) {
+    for (let i = 0; i < 4; i++) b[t + 4 + i] = b[l4 + 8 + i]!;
+    for (let i = 8; i < 12; i++) b[t + i] = 0;
+    b[t + 13] = 0x04;
+  } else {
+    const ack = (((b[l4 + 4]! << 24) | (b[l4 + 5]! << 16) | (b[l4 + 6]! << 8) | b[l4 + 7]!) + dataLen + (flags & 0x02 ? 1 : 0) + (flags & 0x01 ? 1 : 0)) >>> 0;
+    for (let i = 4; i < 8; i++) b[t + i] = 0;
+    b[t + 8] = ack >>> 24;
+    b[t + 9] = ack >>> 16;
+    b[t + 10] = ack >>> 8;
+    b[t + 11] = ack;
+    b[t + 13] = 0x14;
+  }
+  b[t + 12] = 5 << 4;
+  for (let i = 14; i < 20; i++) b[t + i] = 0;
+}
+
 // ---- checksum -------------------------------------------------------------------------------
 /** Checksum for the `len`-byte segment at `off` (its checksum field is skipped, not zeroed). */
 export function tcpComputeChecksum(b: Uint8Array, off: number, len: number, src: number, dst: number): number {

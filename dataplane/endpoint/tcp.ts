@@ -66,9 +66,10 @@ import type { Rng } from "../engine/rng.js";
 import { Netns } from "../netns/netns.js";
 import { routeOif } from "../netns/route.js";
 import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
-import { checksumAdd, checksumFinish, checksumFold } from "../../core/checksum.js";
+import { checksumAdd, checksumFold } from "../../core/checksum.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { newTcpOptions, parseTcpOptions, type TcpOptions } from "../../core/wire/tcp-options.js";
+import { tcpComputeChecksum, tcpWriteReset } from "../../core/wire/tcp.js";
 import { IP_PMTUDISC_DO, IP_PMTUDISC_WANT } from "./ip-id.js";
 import { EADDRINUSE, L4_AT, sockets, type SendSocket, type Sockets } from "./stack.js";
 import { ephemeralPort } from "./ports.js";
@@ -404,21 +405,8 @@ export class TcpStack extends Device {
     const s = st.alloc(20);
     if (s < 0) return;
     const t = this.engine.arena.start(s) + L4_AT;
-    setU16(b, t, getU16(b, l4 + 2));
-    setU16(b, t + 2, getU16(b, l4));
-    if (flags & ACK) {
-      setU32(b, t + 4, getU32(b, l4 + 8));
-      setU32(b, t + 8, 0);
-      b[t + 13] = RST;
-    } else {
-      setU32(b, t + 4, 0);
-      setU32(b, t + 8, (getU32(b, l4 + 4) + len - doff + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0);
-      b[t + 13] = RST | ACK;
-    }
-    b[t + 12] = 5 << 4;
-    setU32(b, t + 14, 0); // window, checksum
-    setU16(b, t + 18, 0);
-    tcpChecksum(b, t, 20, from, to);
+    tcpWriteReset(b, t, l4, len - doff);
+    setU16(b, t + 16, tcpComputeChecksum(b, t, 20, from, to));
     this.resetsSent++;
     st.ipSend(s, this.control(b[ip + 1]! & ~3), 6, from, to, r);
   }
@@ -428,12 +416,6 @@ export class TcpStack extends Device {
     this.ctl.tos = tos;
     return this.ctl;
   }
-}
-
-/** Fill in the checksum of the `len`-byte segment at `t` (its checksum field zero). */
-function tcpChecksum(b: Uint8Array, t: number, len: number, src: number, dst: number): void {
-  const pseudo = (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff) + 6 + len;
-  setU16(b, t + 16, checksumFinish(checksumAdd(pseudo, b, t, len)));
 }
 
 /**
@@ -1075,7 +1057,7 @@ export class TcpSocket implements SendSocket {
       o += 4;
     }
     if (ws) setU32(b, o, 0x01030300 | TCP_WSCALE);
-    tcpChecksum(b, t, 20 + optLen, this.laddr, this.raddr);
+    setU16(b, t + 16, tcpComputeChecksum(b, t, 20 + optLen, this.laddr, this.raddr));
     this.segsOut++;
     // the SYN from the connecting socket (its id counter); the SYN-ACK from the request socket (id 0)
     ss.ipSend(s, synack ? st.control(this.tos) : this, 6, this.laddr, this.raddr, r);
@@ -1103,7 +1085,7 @@ export class TcpSocket implements SendSocket {
       setU32(b, t + 28, this.tsRecent);
     }
     if (n > 0) this.fill(b, t + hl, off, n);
-    tcpChecksum(b, t, hl + n, this.laddr, this.raddr);
+    setU16(b, t + 16, tcpComputeChecksum(b, t, hl + n, this.laddr, this.raddr));
     this.lastAckSent = rcv;
     this.ackAt = Infinity;
     this.segsOut++;

@@ -12,14 +12,14 @@
 // to a broadcast or multicast address. The reset is attached to the segment's connection
 // (RELATED) and leaves through OUTPUT and POSTROUTING like any packet of the namespace.
 
-import { getU16, getU32, setU16, setU32 } from "../../core/bytes.js";
+import { getU16, getU32, setU16 } from "../../core/bytes.js";
 import { ipv4WriteHeader } from "../../core/wire/ipv4.js";
 import { PKT_L4_CSUM_OK } from "../../core/packet.js";
-import { tcpComputeChecksum, tcpVerifyChecksum } from "../../core/wire/tcp.js";
+import { tcpComputeChecksum, tcpVerifyChecksum, tcpWriteReset } from "../../core/wire/tcp.js";
 import { RTN_UNICAST, routeLookup, routeType } from "../netns/route.js";
 import type { NsNetfilter } from "./hooks.js";
 
-const FIN = 0x01, SYN = 0x02, RST = 0x04, ACK = 0x10;
+const RST = 0x04;
 
 /** Answer the TCP segment whose IPv4 header is at `ip` in `slot` with a reset (the segment
  *  itself is left to the caller, which drops it). */
@@ -47,21 +47,7 @@ export function sendTcpReset(nf: NsNetfilter, slot: number, ip: number): void {
   const o = a.start(t) + 14;
   ipv4WriteHeader(b, o, 0, 40, 0, 0x4000, 64, 6, dst, src);
   const t4 = o + 20;
-  setU16(b, t4, getU16(b, l4 + 2));
-  setU16(b, t4 + 2, getU16(b, l4));
-  if (flags & ACK) {
-    setU32(b, t4 + 4, getU32(b, l4 + 8));
-    setU32(b, t4 + 8, 0);
-    b[t4 + 13] = RST;
-  } else {
-    const data = total - ihl - doff;
-    setU32(b, t4 + 4, 0);
-    setU32(b, t4 + 8, (getU32(b, l4 + 4) + data + (flags & SYN ? 1 : 0) + (flags & FIN ? 1 : 0)) >>> 0);
-    b[t4 + 13] = RST | ACK;
-  }
-  b[t4 + 12] = 5 << 4;
-  setU32(b, t4 + 14, 0); // window, checksum
-  setU16(b, t4 + 18, 0);
+  tcpWriteReset(b, t4, l4, total - ihl - doff);
   setU16(b, t4 + 16, tcpComputeChecksum(b, t4, 20, dst, src));
   a.flags[t] = a.flags[t]! | PKT_L4_CSUM_OK;
   nf.attachRelated(t, slot);
