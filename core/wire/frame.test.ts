@@ -3,7 +3,8 @@ import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { loadFixture } from "./fixtures/load.js";
-import { buildFrame, dissectFrame, layerToJson } from "./frame.js";
+import { buildFrame, dissectFrame, dissectIpv4Packet, layerToJson } from "./frame.js";
+import { eth, ipv4, raw, udp } from "./layers.js";
 import { printFrame } from "./print.js";
 import { WireError } from "./error.js";
 
@@ -61,5 +62,18 @@ describe("whole frames from the real-capture fixtures", () => {
     expect(d.layers.map((l) => l.kind)).toEqual(["eth", "ipv4", "raw"]);
     // never throws on any truncation
     for (let cut = 0; cut < b.length; cut++) expect(() => dissectFrame(b, 0, cut)).not.toThrow();
+  });
+});
+
+describe("dissectIpv4Packet", () => {
+  it("an IPv4 packet without a link header: the same layers dissectFrame finds behind Ethernet, checksums verified", () => {
+    const frame = buildFrame([eth({ src: 0x02, dst: 0x04 }), ipv4({ src: 0x0a000001, dst: 0x0a000002, protocol: 17 }), udp(1000, 53), raw(6)]);
+    const whole = dissectFrame(frame);
+    const pkt = dissectIpv4Packet(frame, 14);
+    expect(pkt.error).toBe(WireError.OK);
+    expect(pkt.layers).toEqual(whole.layers.slice(1));
+    const bad = frame.slice(14);
+    bad[10]! ^= 0xff; // the header checksum
+    expect(dissectIpv4Packet(bad).error).not.toBe(WireError.OK);
   });
 });

@@ -131,6 +131,15 @@ export function dissectFrame(b: Uint8Array, off = 0, len = b.length - off): Diss
   return res;
 }
 
+/** dissectFrame for an IPv4 packet without a link header (what a namespace's IP layer or
+ *  conntrack sees): the first layer is the IPv4 header; trailing bytes become a raw layer. */
+export function dissectIpv4Packet(b: Uint8Array, off = 0, len = b.length - off): DissectResult {
+  const res: DissectResult = { layers: [], error: WireError.OK };
+  const used = dissectIpv4(b, off, len, res, false);
+  if (used >= 0) raw(res, b, off + used, off + len);
+  return res;
+}
+
 function fail(res: DissectResult, layer: string, at: number, code: number, b: Uint8Array, end: number): void {
   res.error = code;
   res.errorLayer = layer;

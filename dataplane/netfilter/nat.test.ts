@@ -4,7 +4,7 @@ import { describe, expect, test } from "vitest";
 import { Clock } from "../engine/clock.js";
 import { Rng } from "../engine/rng.js";
 import { parseIpv4 } from "../../core/addr.js";
-import { buildFrame, dissectFrame, type Layer } from "../../core/wire/frame.js";
+import { buildFrame, dissectIpv4Packet, type Layer } from "../../core/wire/frame.js";
 import { WireError } from "../../core/wire/error.js";
 import { icmpEcho, icmpError, ipv4, raw, tcp, udp } from "../../core/wire/layers.js";
 import { ConntrackTable } from "./conntrack.js";
@@ -22,14 +22,11 @@ const sport = (b: Uint8Array) => (b[20]! << 8) | b[21]!;
 const dport = (b: Uint8Array) => (b[22]! << 8) | b[23]!;
 const srcOf = (b: Uint8Array) => ((b[12]! << 24) | (b[13]! << 16) | (b[14]! << 8) | b[15]!) >>> 0;
 const dstOf = (b: Uint8Array) => ((b[16]! << 24) | (b[17]! << 16) | (b[18]! << 8) | b[19]!) >>> 0;
-/** Every checksum of an IPv4 packet verifies: dissected behind an Ethernet header (dissectFrame
- *  starts at Ethernet), and its layers must include the IPv4 header and what follows it. */
+/** Every checksum of an IPv4 packet verifies (its layers must include the IPv4 header and what
+ *  follows it). */
 function verifies(b: Uint8Array): boolean {
-  const f = new Uint8Array(14 + b.length);
-  f[12] = 0x08;
-  f.set(b, 14);
-  const d = dissectFrame(f, 0);
-  if (d.layers.length < 3 || d.layers[1]!.kind !== "ipv4") throw new Error("not dissected as IPv4");
+  const d = dissectIpv4Packet(b);
+  if (d.layers.length < 2 || d.layers[0]!.kind !== "ipv4") throw new Error("not dissected as IPv4");
   return d.error === WireError.OK;
 }
 
