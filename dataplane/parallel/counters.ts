@@ -95,6 +95,15 @@ export interface ShardResult {
   probed: boolean[];
 }
 
+// the counters a merge sums, per record
+const TRAFFIC_SUMS = ["sent", "received", "lost", "bytesSent", "bytesReceived"] as const;
+const NS_SUMS = ["txPackets", "txBytes", "rxPackets", "rxBytes", "lost"] as const;
+const CONS_SUMS = ["created", "delivered", "dropped", "queued", "inUse"] as const;
+
+function addInto<T extends Record<K, number>, K extends keyof T>(into: T, from: T, keys: readonly K[]): void {
+  for (const k of keys) (into[k] as number) += from[k];
+}
+
 /** Sum shard results (in worker order) into the run's result. */
 export function mergeResults(parts: ShardResult[]): RunResult {
   const first = parts[0]!.result;
@@ -107,22 +116,8 @@ export function mergeResults(parts: ShardResult[]): RunResult {
   parts.forEach(({ result: r, probed }, w) => {
     virtualNs = Math.max(virtualNs, r.virtualNs);
     if (w > 0) {
-      r.traffic.forEach((t, i) => {
-        const m = traffic[i]!;
-        m.sent += t.sent;
-        m.received += t.received;
-        m.lost += t.lost;
-        m.bytesSent += t.bytesSent;
-        m.bytesReceived += t.bytesReceived;
-      });
-      r.namespaces.forEach((n, i) => {
-        const m = namespaces[i]!;
-        m.txPackets += n.txPackets;
-        m.txBytes += n.txBytes;
-        m.rxPackets += n.rxPackets;
-        m.rxBytes += n.rxBytes;
-        m.lost += n.lost;
-      });
+      r.traffic.forEach((t, i) => addInto(traffic[i]!, t, TRAFFIC_SUMS));
+      r.namespaces.forEach((n, i) => addInto(namespaces[i]!, n, NS_SUMS));
     }
     for (const d of r.drops) {
       const k = `${d.device}\u0000${d.reason}`;
@@ -133,11 +128,7 @@ export function mergeResults(parts: ShardResult[]): RunResult {
     r.expect.forEach((e, i) => {
       if (probed[i]) expect[i] = { ...e };
     });
-    cons.created += r.conservation.created;
-    cons.delivered += r.conservation.delivered;
-    cons.dropped += r.conservation.dropped;
-    cons.queued += r.conservation.queued;
-    cons.inUse += r.conservation.inUse;
+    addInto(cons, r.conservation, CONS_SUMS);
   });
   return {
     virtualNs,
