@@ -11,6 +11,7 @@ import { describeState } from "../control/plan-from-scenario.js";
 import { openCaptureFile, newCaptureRecord } from "../core/pcap/index.js";
 import { dissectFrame } from "../core/wire/frame.js";
 import { WireError } from "../core/wire/error.js";
+import { blocks, fixtureText, sections } from "../dataplane/netfilter/fixtures/listings.js";
 
 const EXAMPLES = new URL("../examples/", import.meta.url);
 const example = (name: string) => new URL(name, EXAMPLES).pathname;
@@ -24,17 +25,7 @@ function capture(): { lines: string[]; print: (l: string) => void } {
 }
 
 /** BEHAVIOR.md 1.9's listing (the copy the netfilter tests check against BEHAVIOR.md). */
-function behavior19(): Map<string, string[]> {
-  const text = readFileSync(new URL("../dataplane/netfilter/fixtures/docker-behavior.txt", import.meta.url), "utf8");
-  const body = text.split(/^## /m).find((p) => p.startsWith("1.9"))!;
-  const out = new Map<string, string[]>();
-  let cur: string[] | null = null;
-  for (const line of body.split("\n")) {
-    if (line.startsWith("*")) out.set(line.slice(1), (cur = []));
-    else if (cur && line.startsWith("-")) cur.push(line.replace(/\s+#.*$/, ""));
-  }
-  return out;
-}
+const behavior19 = () => sections(blocks(fixtureText("docker-behavior.txt")).get("1.9")!);
 
 describe("wireyard run on every example", () => {
   it("has the five examples the README lists", () => {

@@ -342,14 +342,14 @@ export class FlowSink {
 
   private input(off: number, len: number): void {
     const b = this.ns.engine.arena.bytes;
-    if (len >= FLOW_HEADER_LEN + FLOW_DNS_PREFIX_LEN && getU32(b, off) !== FLOW_MAGIC && getU32(b, off + FLOW_DNS_PREFIX_LEN) === FLOW_MAGIC) {
-      // behind the DNS query of a flow to a DNS port
+    if (len < FLOW_HEADER_LEN || getU32(b, off) !== FLOW_MAGIC) {
+      // behind the DNS query of a flow to a DNS port, or not a flow's
+      if (len < FLOW_HEADER_LEN + FLOW_DNS_PREFIX_LEN || getU32(b, off + FLOW_DNS_PREFIX_LEN) !== FLOW_MAGIC) {
+        this.foreign++;
+        return;
+      }
       off += FLOW_DNS_PREFIX_LEN;
       len -= FLOW_DNS_PREFIX_LEN;
-    }
-    if (len < FLOW_HEADER_LEN || getU32(b, off) !== FLOW_MAGIC) {
-      this.foreign++;
-      return;
     }
     const flow = getU16(b, off + 4);
     const c = this.counter;

@@ -5,32 +5,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { dockerRules, dockerRulesText, type DockerRulesSpec } from "./docker-rules.js";
 import { formatIptablesSave, formatRule } from "./iptables-save.js";
+import { blocks, fixtureText, sections } from "./fixtures/listings.js";
 import { NetfilterError, findTable, type Ruleset, type TableName } from "./rules.js";
 
-const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
+const fixture = fixtureText;
 const scenarios: { name: string; about: string; spec: DockerRulesSpec }[] = JSON.parse(fixture("docker-scenarios.json"));
 const scenario = (name: string) => scenarios.find((s) => s.name === name)!.spec;
-
-/** "*table" sections of a listing: rule lines (annotations after "   #" cut), other lines kept. */
-function sections(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  let cur: string[] | null = null;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("*")) out.set(line.slice(1), (cur = []));
-    else if (cur && line.startsWith("-")) cur.push(line.replace(/\s+#.*$/, ""));
-  }
-  return out;
-}
-
-/** Blocks of a fixture file that starts each with "## <title>". */
-function blocks(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of text.split(/^## /m).slice(1)) {
-    const nl = part.indexOf("\n");
-    out.set(part.slice(0, nl).split(":")[0]!.split(" ")[0]!, part.slice(nl + 1));
-  }
-  return out;
-}
 
 /** The ruleset as `iptables -S` lists one table: -P, -N (sorted), -A. */
 function listing(rs: Ruleset, table: TableName): string[] {
