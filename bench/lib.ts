@@ -82,11 +82,17 @@ function printTable(suite: string, figures: Record<string, CaseFigure>): void {
 }
 
 function mergeSummary(figures: Record<string, CaseFigure>): void {
+  const entries: Record<string, Record<string, number>> = {};
+  for (const [name, f] of Object.entries(figures)) entries[name] = f.mpps !== undefined ? { mpps: f.mpps } : { mb_per_s: f.mb_per_s! };
+  updateSummary(entries);
+}
+
+/** Set these cases' figures in bench/results/summary.json, keeping every other case's. */
+export function updateSummary(entries: Record<string, Record<string, number>>): void {
   const path = `${RESULTS_DIR}/summary.json`;
-  const all: Record<string, { mpps?: number; mb_per_s?: number }> = existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : {};
-  for (const [name, f] of Object.entries(figures)) {
-    all[name] = f.mpps !== undefined ? { mpps: f.mpps } : { mb_per_s: f.mb_per_s! };
-  }
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const all: Record<string, Record<string, number>> = existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : {};
+  Object.assign(all, entries);
   writeFileSync(path, JSON.stringify(all, null, 2) + "\n");
 }
 

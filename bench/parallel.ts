@@ -19,8 +19,7 @@
 import { availableParallelism, cpus } from "node:os";
 import { setFlagsFromString } from "node:v8";
 import { pathToFileURL } from "node:url";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { RESULTS_DIR } from "./lib.js";
+import { updateSummary } from "./lib.js";
 import { docker0Plan } from "../dataplane/plans/docker0-plan.js";
 import { runParallelTimed } from "../dataplane/parallel/index.js";
 
@@ -87,16 +86,14 @@ export async function parallelBench(): Promise<void> {
   console.log(`  best: run phase ${fig.run1.toFixed(2)} -> ${fig.run2.toFixed(2)} Mpps (speedup ${(fig.run2 / fig.run1).toFixed(2)}x); total ${fig.tot1.toFixed(2)} -> ${fig.tot2.toFixed(2)} Mpps (speedup ${(fig.tot2 / fig.tot1).toFixed(2)}x)`);
   console.log(`  run-phase speedup of each 2-worker run over the 1-worker run before it: ${pairs.map((x) => x.toFixed(2)).join(", ")} (median ${medianPair.toFixed(2)}x)`);
   const name = `parallel docker0 udp ${FLOWS} flows`;
-  const path = `${RESULTS_DIR}/summary.json`;
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const all: Record<string, Record<string, number>> = existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : {};
-  all[`${name}, 1 worker (run phase)`] = { mpps: round(fig.run1) };
-  all[`${name}, 2 workers (run phase)`] = { mpps: round(fig.run2) };
-  all[`${name}, 2 workers speedup (run phase)`] = { speedup: round(fig.run2 / fig.run1), median_of_pairs: round(medianPair) };
-  all[`${name}, 1 worker (incl. pool start and build)`] = { mpps: round(fig.tot1) };
-  all[`${name}, 2 workers (incl. pool start and build)`] = { mpps: round(fig.tot2) };
-  all[`${name}, 2 workers speedup (incl. pool start and build)`] = { speedup: round(fig.tot2 / fig.tot1) };
-  writeFileSync(path, JSON.stringify(all, null, 2) + "\n");
+  updateSummary({
+    [`${name}, 1 worker (run phase)`]: { mpps: round(fig.run1) },
+    [`${name}, 2 workers (run phase)`]: { mpps: round(fig.run2) },
+    [`${name}, 2 workers speedup (run phase)`]: { speedup: round(fig.run2 / fig.run1), median_of_pairs: round(medianPair) },
+    [`${name}, 1 worker (incl. pool start and build)`]: { mpps: round(fig.tot1) },
+    [`${name}, 2 workers (incl. pool start and build)`]: { mpps: round(fig.tot2) },
+    [`${name}, 2 workers speedup (incl. pool start and build)`]: { speedup: round(fig.tot2 / fig.tot1) },
+  });
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
