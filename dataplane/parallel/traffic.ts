@@ -35,7 +35,7 @@ import { FlowSink, UdpFlowGenerator, isDnsPort } from "../endpoint/udp-flows.js"
 import { TcpFlowGenerator, TcpSink } from "../endpoint/tcp-flows.js";
 import { TCP_SYN_SENT, TcpSocket, tcpStack, type TcpApp } from "../endpoint/tcp.js";
 import { replayPcap, type PcapReplay, type ReplayTarget } from "../endpoint/replay.js";
-import { flowHash, mix, shardOf, type PlanFlows } from "./flows.js";
+import { flowHash, mix, shardOf, type ItemSeq, type PlanFlows } from "./flows.js";
 
 export interface Shard {
   index: number;
@@ -52,6 +52,26 @@ export function shardOfHash(shard: Shard, h: number): number {
   return shard.owner ? shard.owner(h) : shardOf(h, shard.count);
 }
 
+/** The flows of a ping, udp or tcp item as the shards see them: the source address its
+ *  namespace would use towards the destination (0: no route), and per flow its sequence number
+ *  and symmetric 5-tuple hash (pairs in `flows`; a ping item is one flow, hashed without ids). */
+function itemFlows(t: Topology, tr: Exclude<PlanTraffic, { kind: "replay" }>, seq: ItemSeq, ids: PlanFlows, who: string): { ns: Netns; src: number; dst: number; flows: number[] } {
+  const ns = context(who, () => t.ns(tr.from));
+  const dst = context(who, () => parseIpv4(tr.dst));
+  const st = sockets(ns);
+  const r = st.route(dst | 0);
+  const src = r < 0 ? 0 : st.source(r, dst | 0) >>> 0;
+  const flows: number[] = [];
+  if (tr.kind === "ping") flows.push(seq.first, flowHash(src, dst, 1, 0, 0));
+  else {
+    for (let k = seq.first; k < seq.first + seq.count; k++) {
+      const port = tr.kind === "udp" ? ids.udpPort(k) : ids.tcpPort(k);
+      flows.push(k, flowHash(src, dst, tr.kind === "udp" ? 17 : 6, port, tr.dport));
+    }
+  }
+  return { ns, src, dst, flows };
+}
+
 /**
  * An RSS indirection table for `count` shards, as a NIC's (ethtool -X) spreads hash buckets over
  * queues: every flow of the plan (UDP flows, TCP connections, pings; each weighted by the packets
@@ -64,21 +84,9 @@ export function indirection(t: Topology, plan: RunPlan, ids: PlanFlows, count: n
   const weight = new Float64Array(RSS_BUCKETS);
   plan.traffic.forEach((tr, i) => {
     if (tr.kind === "replay") return;
-    const ns = context(`traffic ${i} (${tr.id})`, () => t.ns(tr.from));
-    const dst = context(`traffic ${i} (${tr.id})`, () => parseIpv4(tr.dst));
-    const st = sockets(ns);
-    const r = st.route(dst | 0);
-    const src = r < 0 ? 0 : st.source(r, dst | 0) >>> 0;
-    const seq = ids.items[i]!;
-    if (tr.kind === "ping") {
-      weight[flowHash(src, dst, 1, 0, 0) & (RSS_BUCKETS - 1)]! += tr.count;
-      return;
-    }
-    const w = tr.kind === "udp" ? tr.packets : 1 + Math.ceil(tr.bytes / 1448);
-    for (let k = seq.first; k < seq.first + seq.count; k++) {
-      const port = tr.kind === "udp" ? ids.udpPort(k) : ids.tcpPort(k);
-      weight[flowHash(src, dst, tr.kind === "udp" ? 17 : 6, port, tr.dport) & (RSS_BUCKETS - 1)]! += w;
-    }
+    const w = tr.kind === "udp" ? tr.packets : tr.kind === "tcp" ? 1 + Math.ceil(tr.bytes / 1448) : tr.count;
+    const { flows } = itemFlows(t, tr, ids.items[i]!, ids, `traffic ${i} (${tr.id})`);
+    for (let j = 0; j < flows.length; j += 2) weight[flows[j + 1]! & (RSS_BUCKETS - 1)]! += w;
   });
   const order = Array.from({ length: RSS_BUCKETS }, (_, b) => b).sort((a, b) => weight[b]! - weight[a]! || a - b);
   const load = new Float64Array(count);
@@ -170,21 +178,14 @@ export class TrafficItem {
       if (shardOf(mix(index, 0x72706c79), shard.count) === shard.index) this.owned.push(0);
       return;
     }
-    const ns = (this.ns = context(this.who, () => t.ns(tr.from)));
-    this.dst = context(this.who, () => parseIpv4(tr.dst));
-    const st = sockets(ns);
-    const r = st.route(this.dst | 0);
-    this.src = r < 0 ? 0 : st.source(r, this.dst | 0) >>> 0;
-    const seq = ids.items[index]!;
-    const mine = (h: number) => shardOfHash(shard, h) === shard.index;
+    const { ns, src, dst, flows } = itemFlows(t, tr, ids.items[index]!, ids, this.who);
+    this.ns = ns;
+    this.src = src;
+    this.dst = dst;
+    for (let j = 0; j < flows.length; j += 2) if (shardOfHash(shard, flows[j + 1]!) === shard.index) this.owned.push(flows[j]!);
     if (tr.kind === "ping") {
       this.label = `${tr.from} -> ${tr.dst} icmp x${tr.count}`;
-      if (mine(flowHash(this.src, this.dst, 1, 0, 0))) this.owned.push(seq.first);
       return;
-    }
-    for (let k = seq.first; k < seq.first + seq.count; k++) {
-      const port = tr.kind === "udp" ? ids.udpPort(k) : ids.tcpPort(k);
-      if (mine(flowHash(this.src, this.dst, tr.kind === "udp" ? 17 : 6, port, tr.dport))) this.owned.push(k);
     }
     if (tr.kind === "udp") {
       this.label = `${tr.from} -> ${tr.dst} udp/${tr.dport} x${tr.flows} flows`;
