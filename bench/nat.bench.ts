@@ -5,7 +5,8 @@
 // (conntrack lookup and refresh, nat: the entry's binding), routing, TTL, FORWARD (no filter
 // table: one test), POSTROUTING (the source rewritten to 192.168.1.10 with incremental
 // checksums), the neighbour, a new Ethernet header, transmit into a sink's ring. Flows are
-// established (each saw its reply through the router) before timing: 1, 10,000 and 1,000,000
+// established (each saw its reply through the router) before timing, so every timed frame takes
+// the namespace's fused established-flow path (dataplane/netfilter/fast-path.ts): 1, 10,000 and 1,000,000
 // of them, each host's flows to its own server so that MASQUERADE keeps every source port (a
 // port search would change nothing per established packet). The batch is 256 frames of flows
 // spread over the table; the harness restores what forwarding rewrote (Ethernet addresses,
@@ -146,7 +147,9 @@ export function setupForward(flows: number) {
   // one pass: every frame forwarded, masqueraded (source 192.168.1.10, port kept); then the
   // harness must give back the pristine bytes
   harness();
+  const fused = r.netfilter!.fastPackets;
   r.process(slots, N);
+  if (r.netfilter!.fastPackets !== fused + N) throw new Error(`nat bench: ${r.netfilter!.fastPackets - fused} of ${N} frames took the established-flow path`);
   if (out.ringCount !== N) throw new Error(`nat bench: ${out.ringCount} of ${N} frames forwarded (${JSON.stringify(R.t.engine.errors())})`);
   for (let j = 0; j < N; j++) {
     const o = a.start(out.ring[j]!);

@@ -38,16 +38,14 @@
 // DNATed at OUTPUT to an address with no route `no-route`. REJECT at OUTPUT drops without an
 // answer (Linux would deliver the error to the local sender over loopback, not emulated).
 //
-// Cost (bench/nat.bench.ts; Node 20, shared 2-vCPU AMD EPYC, noisy): 64-byte UDP forwarded
-// through MASQUERADE on established flows 6.6 Mpps with 1 flow, 5.6 with 10,000, 4.1 with
-// 1,000,000, against 10 Mpps for the same frames and harness without rules; 0 GCs. At 10,000
-// flows that is ~80 ns per packet more: conntrack's lookup and refresh ~40, the address/port
-// rewrite ~10 (one fused checksum update for both), the hooks' own tests and calls ~25. An
-// entry's hot fields now share one 64-byte block (conntrack.ts): `track` of an established UDP
-// packet costs ~20 ns of CPU time with one flow (29 with a field per array) and ~42-46 ns at
-// 10,000 flows, where the tables still fit in L2 and the block changed nothing measurable. New
-// connections (track, port search, confirm) 3.1 million per second at the table, 1.3 million
-// through the router.
+// Cost (bench/nat.bench.ts; Node 20, shared 2-vCPU AMD EPYC, noisy): an established UDP
+// datagram takes the fused path of fast-path.ts (these methods are its reference and handle
+// everything else). 64-byte UDP forwarded through MASQUERADE on established flows: 7.8 Mpps with
+// 1 flow, 6.8 with 10,000, 6.0 with 1,000,000 (the layered path alone: 6.4, 5.75, 5.5), against
+// 14 Mpps of CPU time for the same frames and harness without rules; 0 GCs. What is left at
+// 10,000 flows over 1 flow is conntrack's lookup missing the L1 cache (~17 ns in the profile).
+// An entry's hot fields share one 64-byte block (conntrack.ts). New connections (track, port
+// search, confirm) 3.6 million per second at the table, 1.2 million through the router.
 //
 // Not emulated: the mangle table's own targets (MARK, TOS: its chains filter only), NOTRACK/CT
 // targets, conntrack helpers and expectations, reassembly before conntrack (fragments are
@@ -75,6 +73,7 @@ import { CTREF_CLASH, CTREF_DROP, CTREF_INVALID, IPS_CONFIRMED, IP_CT_IS_REPLY, 
 import { NAT_MAP_IPS, natInitialized, natNullBinding, natSetup } from "./nat-tuple.js";
 import { natIcmpReplyTranslation, natPacket } from "./nat-packet.js";
 import { sendTcpReset } from "./reject.js";
+import { nfReceive } from "./fast-path.js";
 
 /** ctinfo values (conntrack-bits.ts IP_CT_*) as Linux names them. */
 const CTINFO_NAMES = ["ESTABLISHED", "RELATED", "NEW", "ESTABLISHED_REPLY", "RELATED_REPLY"];
@@ -116,18 +115,26 @@ export function needsConntrack(rs: Ruleset): boolean {
 }
 
 export class NsNetfilter {
+  /** fastPath of namespaces made from now on (tests switch it off to run the reference path). */
+  static fastPathDefault = true;
   c: CompiledRuleset;
   ct: ConntrackTable | null = null;
   /** Conntrack reference per arena slot, valid while the slot has PKT_NFCT (set here). */
   readonly ref: Int32Array;
   readonly pkt = new NfPacket();
   /** Tables with a chain at each hook (B_* bits). */
-  private readonly at = new Uint8Array(5);
+  readonly at = new Uint8Array(5);
   /** The rules test address types (computed per packet only then). */
   private addrtype = false;
   /** A nat table exists: NAT hooks run (bindings are set up for every new connection). */
-  private nat = false;
-  private readonly rBase: number;
+  nat = false;
+  /** Established UDP datagrams take the fused path (fast-path.ts); false: every packet takes the
+   *  reference path (the tests compare the two). */
+  fastPath = NsNetfilter.fastPathDefault;
+  /** Packets the fused path carried (the others took the reference path). */
+  fastPackets = 0;
+
+  readonly rBase: number;
   /** The engine's arena arrays (fixed for its life). */
   private readonly flags: Uint32Array;
   private readonly bytes: Uint8Array;
@@ -178,6 +185,12 @@ export class NsNetfilter {
 
   // ---- the namespace's stack ---------------------------------------------------------------------
 
+  /** An IPv4 frame received on `port` (Netns.process): the established-flow path, which hands
+   *  anything else to ipInput. */
+  receive(s: number, port: number, off: number, len: number): void {
+    nfReceive(this.ns, this, s, port, off, len);
+  }
+
   /** ip_rcv after its header checks: PREROUTING (unless the bridge ran it), routing and the rest
    *  (ip-input.ts ipRcvFinish), then the entry of a packet dropped on the way is freed. */
   ipRcv(s: number, port: number, ip: number, ihl: number, total: number): void {
@@ -221,14 +234,19 @@ export class NsNetfilter {
   forward(s: number, inIf: number, ip: number, rt: number, oif: number, dst: number, total: number, mtu: number): void {
     const ns = this.ns;
     const ref = this.refOf(s);
-    const at = this.at[H_FWD]!;
-    if (at !== 0) {
-      this.fill(ip, inIf, oif, ref);
-      if ((at & B_MANGLE) !== 0 && !this.verdict(ns, this.rBase, s, ip, ref, evaluate(this.c, T_MANGLE, H_FWD, this.pkt), H_FWD)) return;
-      if ((at & B_FILTER) !== 0 && !this.verdict(ns, this.rBase, s, ip, ref, evaluate(this.c, T_FILTER, H_FWD, this.pkt), H_FWD)) return;
-    }
+    if (this.at[H_FWD]! !== 0 && !this.forwardRules(s, inIf, ip, ref, oif)) return;
     if (!this.postrouting(ns, this.rBase, s, ip, ref, oif, rt)) return;
     this.out(s, rt, dst, total, mtu);
+  }
+
+  /** FORWARD's tables (mangle, filter) for a routed packet. False: dropped. */
+  forwardRules(s: number, inIf: number, ip: number, ref: number, oif: number): boolean {
+    const ns = this.ns;
+    const at = this.at[H_FWD]!;
+    this.fill(ip, inIf, oif, ref);
+    if ((at & B_MANGLE) !== 0 && !this.verdict(ns, this.rBase, s, ip, ref, evaluate(this.c, T_MANGLE, H_FWD, this.pkt), H_FWD)) return false;
+    if ((at & B_FILTER) !== 0 && !this.verdict(ns, this.rBase, s, ip, ref, evaluate(this.c, T_FILTER, H_FWD, this.pkt), H_FWD)) return false;
+    return true;
   }
 
   /**
@@ -307,7 +325,8 @@ export class NsNetfilter {
     return (this.flags[s]! & NFCT) !== 0 ? this.ref[s]! : REF_INVALID;
   }
 
-  private out(s: number, rt: number, dst: number, total: number, mtu: number): void {
+  /** Out of the namespace after POSTROUTING: fragmented when `total` exceeds `mtu`. */
+  out(s: number, rt: number, dst: number, total: number, mtu: number): void {
     const ns = this.ns;
     if (total > mtu) {
       // fragments are new slots: they carry no reference

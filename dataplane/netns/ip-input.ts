@@ -55,11 +55,11 @@ export function ipRcvFinish(ns: Netns, s: number, port: number, ip: number, ihl:
   if (src >>> 24 === 127 || (src >>> 28) === 0xe) return e.drop(ns, r.martian, s);
   if (ns.localIfOf(dst) >= 0 || dst === -1) return localDeliver(ns, s, port, ip, ihl, total, dst);
   if (!ns.ipForward) return e.drop(ns, r["not-forwarding"], s);
-  forward(ns, s, port, ip, ihl, total, dst);
+  ipForwardPacket(ns, s, port, ip, ihl, total, dst);
 }
 
-/** `dst` in int32 form. */
-function forward(ns: Netns, s: number, inPort: number, ip: number, _ihl: number, total: number, dst: number): void {
+/** ip_forward for a packet that is not local: route, TTL, MTU, then out. `dst` in int32 form. */
+export function ipForwardPacket(ns: Netns, s: number, inPort: number, ip: number, _ihl: number, total: number, dst: number): void {
   const e = ns.engine;
   const a = e.arena;
   const b = a.bytes;

@@ -105,6 +105,21 @@ export class NeighTable {
     this.timer = new Timer("neigh", () => this.expire(this.engine.clock.now));
   }
 
+  /**
+   * resolveEntry's common case for the established-flow path (netfilter/fast-path.ts): the entry
+   * of (ifindex, ip) when it is REACHABLE, DELAY, PROBE or PERMANENT, marked used as resolveEntry
+   * marks it; -1 for anything else (no entry, or a state whose use changes it), left to
+   * resolveEntry.
+   */
+  usableEntry(ifindex: number, ip: number): number {
+    const i = this.find(ifindex, ip);
+    if (i < 0) return -1;
+    const st = this.state[i]!;
+    if (st !== NUD_REACHABLE && st !== NUD_DELAY && st !== NUD_PROBE && st !== NUD_PERMANENT) return -1;
+    this.used[i] = this.engine.clock.now;
+    return i;
+  }
+
   /** Entry index for (ifindex, ip), or -1. */
   find(ifindex: number, ip: number): number {
     // the entry found last (a flow's packets follow each other): checked before hashing

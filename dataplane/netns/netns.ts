@@ -292,7 +292,10 @@ export class Netns extends Device implements NeighOwner {
         continue;
       }
       const type = getU16(b, off + 12);
-      if (type === ETHERTYPE_IPV4) ipInput(this, s, port, off, len);
+      if (type === ETHERTYPE_IPV4) {
+        if (this.netfilter !== null) this.netfilter.receive(s, port, off, len);
+        else ipInput(this, s, port, off, len);
+      }
       else if (type === ETHERTYPE_ARP) arpInput(this, s, port, off, len);
       else e.drop(this, r["unknown-ethertype"], s);
     }

@@ -1,0 +1,143 @@
+// The established-flow receive path of a namespace with netfilter: ip_rcv, PREROUTING with
+// conntrack's lookup and NAT, ip_rcv_finish and ip_forward fused into one function for the packet
+// that is most of any benchmark's traffic (an IPv4 UDP datagram without options or fragments
+// whose connection is established), the rest of the way (FORWARD, POSTROUTING, out) through the
+// namespace's own NsNetfilter.forward.
+//
+// It is the same computation as the reference path (ip-input.ts ipInput -> hooks.ts ipRcv ->
+// prerouting -> conntrack-track.ts trackPacket -> ipRcvFinish -> ipForwardPacket), in the same
+// order, with the same counters; it only avoids what the layered path repeats per packet: the
+// header parsed again by every layer, a call per layer with its arguments, the arena's arrays
+// loaded again in each. Every branch the reference path takes for anything else leaves here for
+// the reference path's next step, so nothing is written twice:
+//
+//   before anything is changed   (not UDP, options, a fragment, a header error, no entry, a NEW
+//                                 or RELATED packet, raw or mangle rules at PREROUTING, a bridged
+//                                 or traced frame, the path switched off): ipInput, from the start;
+//   after PREROUTING             (a local, martian or not-forwarded destination): ipRcvFinish;
+//   after routing                (no unicast route, TTL expiring, larger than the MTU):
+//                                 ipForwardPacket, which answers or drops as Linux does.
+//
+// Tests (fast-path.test.ts, proptests/fast-path.test.ts) run the same traffic with the path on and
+// off and compare every frame, counter and conntrack entry. Cost: bench/nat.bench.ts and
+// bench/RESULTS.md ("established-flow path").
+
+import { getU16 } from "../../core/bytes.js";
+import { checksumAdd20, checksumFold, checksumUpdate32 } from "../../core/checksum.js";
+import { ipv4DecTtl } from "../../core/wire/ipv4.js";
+import { PKT_TRACE } from "../../core/packet.js";
+import { type Netns, PKT_BRNF, PKT_FORWARDED, PKT_NFCT } from "../netns/netns.js";
+import { ipForwardPacket, ipInput, ipRcvFinish } from "../netns/ip-input.js";
+import { outputVia } from "../netns/ip-output.js";
+import { RTN_UNICAST, routeLookup, routeNextHop, routeOif, routeType } from "../netns/route.js";
+import { IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY } from "./conntrack-bits.js";
+import { udpFound } from "./conntrack-track.js";
+import type { NsNetfilter } from "./hooks.js";
+
+// Private copies of imported constants (an imported const is reloaded and TDZ-checked on every
+// use in Node 20, bridge.ts).
+const BRNF = PKT_BRNF, TRACE = PKT_TRACE, NFCT = PKT_NFCT, FORWARDED = PKT_FORWARDED;
+const SEEN_REPLY = IPS_SEEN_REPLY, CONFIRMED = IPS_CONFIRMED, SRC_NAT = IPS_SRC_NAT, DST_NAT = IPS_DST_NAT, UNICAST = RTN_UNICAST;
+const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY;
+/** hooks.ts's hook numbers and table bits: PREROUTING, FORWARD, POSTROUTING; raw, mangle. */
+const H_PRE = 0, H_FWD = 2, H_POST = 4, B_RAW = 1 << 0, B_MANGLE = 1 << 1;
+
+/** An IPv4 frame (Ethernet type checked) received on `port` of `ns`, whose netfilter is `nf`. */
+export function nfReceive(ns: Netns, nf: NsNetfilter, s: number, port: number, off: number, len: number): void {
+  const a = ns.engine.arena;
+  const b = a.bytes;
+  const ct = nf.ct;
+  const fl = a.flags[s]!;
+  const ip = off + 14;
+  // the established UDP datagram, read only: anything else takes the reference path whole
+  if (ct === null || !nf.fastPath || (fl & (BRNF | TRACE)) !== 0 || (nf.at[H_PRE]! & (B_RAW | B_MANGLE)) !== 0 || len < 42 || b[ip] !== 0x45 || b[ip + 9] !== 17) return ipInput(ns, s, port, off, len);
+  const total = getU16(b, ip + 2);
+  const avail = len - 14;
+  const l4 = ip + 20;
+  if (total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || checksumFold(checksumAdd20(b, ip)) !== 0xffff) return ipInput(ns, s, port, off, len);
+  const ulen = getU16(b, l4 + 4);
+  if (ulen > total - 20 || ulen < 8) return ipInput(ns, s, port, off, len);
+  const node = ct.find(17, i32(b, ip + 12), i32(b, ip + 16), getU16(b, l4), getU16(b, l4 + 2));
+  if (node < 0) return ipInput(ns, s, port, off, len);
+  const reply = node & 1;
+  const ent = ct.ent;
+  const base = (node >> 1) * 16; // the entry's block (conntrack-bits.ts ENT_WORDS)
+  if (reply === 0 && (ent[base + 4]! & SEEN_REPLY) === 0) return ipInput(ns, s, port, off, len);
+  // ip_rcv: the padding goes; PREROUTING: conntrack (found, tracked), then NAT of the destination
+  if (total < avail) a.setLen(s, 14 + total);
+  a.flags[s] = fl | NFCT;
+  ct.found++;
+  nf.fastPackets++;
+  const ref = udpFound(ct, ((node >> 1) << 3) | (reply ? CI_EST_REPLY : CI_EST));
+  nf.ref[s] = ref;
+  // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
+  const other = base + (reply ^ 1) * 8;
+  if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) udpRewrite(b, ip, false, ent[other]!, ent[other + 2]! >>> 16);
+  // ip_rcv_finish: local, martian or not forwarded: the reference path from here
+  const dst = i32(b, ip + 16);
+  const src = i32(b, ip + 12) >>> 0;
+  let rt = -1;
+  if (src >>> 24 === 127 || src >>> 28 === 0xe || dst === -1 || !ns.ipForward || ns.localIfOf(dst) >= 0) ipRcvFinish(ns, s, port, ip, 20, total);
+  else if ((rt = routeLookup(ns, dst)) < 0 || routeType(ns, rt) !== UNICAST || b[ip + 8]! <= 1 || total > ns.mtu[routeOif(ns, rt)]!) ipForwardPacket(ns, s, port, ip, 20, total, dst);
+  else forwardEstablished(ns, nf, s, port, ip, rt, dst, total, ref, reply, base, other);
+  // as ipRcv: an entry its packet did not get confirmed goes (an established one is confirmed)
+  if ((ent[base + 4]! & CONFIRMED) === 0) ct.discard(ref);
+}
+
+/** ip_forward on from the TTL: FORWARD's rules, POSTROUTING's NAT of the source, the neighbour,
+ *  out; the reference path for POSTROUTING when mangle has a chain there, and for a neighbour
+ *  that is not ready (resolution, probes and their queue are its business). */
+function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number, ip: number, rt: number, dst: number, total: number, ref: number, reply: number, base: number, other: number): void {
+  const a = ns.engine.arena;
+  const b = a.bytes;
+  const oif = routeOif(ns, rt);
+  a.flags[s] = a.flags[s]! | FORWARDED;
+  ipv4DecTtl(b, ip);
+  if (nf.at[H_FWD]! !== 0 && !nf.forwardRules(s, port, ip, ref, oif)) return;
+  const ent = nf.ct!.ent;
+  if ((nf.at[H_POST]! & B_MANGLE) !== 0 || (ent[base + 4]! & CONFIRMED) === 0) {
+    if (nf.postrouting(ns, nf.rBase, s, ip, ref, oif, rt)) nf.out(s, rt, dst, total, ns.mtu[oif]!);
+    return;
+  }
+  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) udpRewrite(b, ip, true, ent[other + 1]!, ent[other + 2]! & 0xffff);
+  // outputVia's common case: interface up, neighbour usable
+  const i = ns.up[oif] === 0 ? -1 : ns.neigh.usableEntry(oif, routeNextHop(ns, rt, dst));
+  if (i < 0) return outputVia(ns, s, rt, dst);
+  ns.sendEthNeigh(s, oif, i);
+}
+
+/**
+ * nat-packet.ts manip3 for a whole UDP datagram behind a 20-byte header: the source (`srcSide`)
+ * or destination address and port become `addr` (int32) and `port`, the UDP checksum updated for
+ * both at once (0, no checksum, stays 0; a result of 0 is sent as 0xffff), then the IPv4
+ * header's checksum for the address.
+ */
+function udpRewrite(b: Uint8Array, ip: number, srcSide: boolean, addr: number, port: number): void {
+  const ao = srcSide ? ip + 12 : ip + 16;
+  const po = srcSide ? ip + 20 : ip + 22;
+  const oldAddr = i32(b, ao);
+  const c = (b[ip + 26]! << 8) | b[ip + 27]!;
+  if (c !== 0) {
+    let sum = (~c & 0xffff) + (~(oldAddr >>> 16) & 0xffff) + (~oldAddr & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[po]! << 8) | b[po + 1]!) & 0xffff) + port;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const n = ~sum & 0xffff || 0xffff;
+    b[ip + 26] = n >>> 8;
+    b[ip + 27] = n;
+  }
+  b[po] = port >>> 8;
+  b[po + 1] = port;
+  const h = checksumUpdate32((b[ip + 10]! << 8) | b[ip + 11]!, oldAddr, addr);
+  b[ip + 10] = h >>> 8;
+  b[ip + 11] = h;
+  b[ao] = addr >>> 24;
+  b[ao + 1] = addr >>> 16;
+  b[ao + 2] = addr >>> 8;
+  b[ao + 3] = addr;
+}
+
+/** The 32-bit word at `o`, as int32 (a uint32 above 2^31 returned from a call V8 did not inline
+ *  is boxed, see neigh.ts resolveEntry). */
+function i32(b: Uint8Array, o: number): number {
+  return (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+}
