@@ -92,14 +92,7 @@ export function trackPacket(ct: ConntrackTable, b: Uint8Array, off: number): num
   return seen(ct, ref);
 }
 
-/** The UDP tracker and SEEN_REPLY for a packet whose entry was found (`ref`: ESTABLISHED or
- *  ESTABLISHED_REPLY), as trackPacket runs them (the established-flow path, fast-path.ts). */
-export function udpFound(ct: ConntrackTable, ref: number): number {
-  udpPacket(ct, refEntry(ref));
-  return seen(ct, ref);
-}
-
-/** nf_conntrack_udp_packet. */
+/** nf_conntrack_udp_packet (fast-path.ts has its own copy for established datagrams). */
 function udpPacket(ct: ConntrackTable, e: number): void {
   const st = ct.statusOf(e);
   // still active 2 s after the first packet, with a reply seen: a stream

@@ -30,15 +30,18 @@ import { type Netns, PKT_BRNF, PKT_FORWARDED, PKT_NFCT } from "../netns/netns.js
 import { ipForwardPacket, ipInput, ipRcvFinish } from "../netns/ip-input.js";
 import { outputVia } from "../netns/ip-output.js";
 import { RTN_UNICAST, routeLookup, routeNextHop, routeOif, routeType } from "../netns/route.js";
-import { IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY } from "./conntrack-bits.js";
-import { udpFound } from "./conntrack-track.js";
+import {
+  F_BORN as F_BORN_, F_DEADLINE as F_DEADLINE_, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, T_UDP,
+  T_UDP_STREAM,
+} from "./conntrack-bits.js";
 import type { NsNetfilter } from "./hooks.js";
 
 // Private copies of imported constants (an imported const is reloaded and TDZ-checked on every
 // use in Node 20, bridge.ts).
 const BRNF = PKT_BRNF, TRACE = PKT_TRACE, NFCT = PKT_NFCT, FORWARDED = PKT_FORWARDED;
 const SEEN_REPLY = IPS_SEEN_REPLY, CONFIRMED = IPS_CONFIRMED, SRC_NAT = IPS_SRC_NAT, DST_NAT = IPS_DST_NAT, UNICAST = RTN_UNICAST;
-const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY;
+const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY, ASSURED = IPS_ASSURED;
+const F_BORN = F_BORN_, F_DEADLINE = F_DEADLINE_, T_DGRAM = T_UDP, T_STREAM = T_UDP_STREAM;
 /** hooks.ts's hook numbers and table bits: PREROUTING, FORWARD, POSTROUTING; raw, mangle. */
 const H_PRE = 0, H_FWD = 2, H_POST = 4, B_RAW = 1 << 0, B_MANGLE = 1 << 1;
 
@@ -68,7 +71,20 @@ export function nfReceive(ns: Netns, nf: NsNetfilter, s: number, port: number, o
   a.flags[s] = fl | NFCT;
   ct.found++;
   nf.fastPackets++;
-  const ref = udpFound(ct, ((node >> 1) << 3) | (reply ? CI_EST_REPLY : CI_EST));
+  // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
+  // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
+  const e = node >> 1;
+  const entF = ct.entF;
+  const st = ent[base + 4]!;
+  const stream = (st & SEEN_REPLY) !== 0 && ct.clock.now > entF[e * 8 + F_BORN]! + 2e9;
+  const t = stream ? T_STREAM : T_DGRAM;
+  const d = ct.clock.now + ct.timeouts[t]!;
+  // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
+  if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
+  else ct.refresh(e, t);
+  if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
+  if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
+  const ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
   nf.ref[s] = ref;
   // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
   const other = base + (reply ^ 1) * 8;
