@@ -115,7 +115,32 @@ function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number,
     if (nf.postrouting(ns, nf.rBase, s, ip, ref, oif, rt)) nf.out(s, rt, dst, total, ns.mtu[oif]!);
     return;
   }
-  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) udpRewrite(b, ip, true, ent[other + 1]!, ent[other + 2]! & 0xffff);
+  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) {
+    // udpRewrite of the source, written out: the per-packet case of a MASQUERADEd flow
+    const addr = ent[other + 1]!, port = ent[other + 2]! & 0xffff;
+    const old = (b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!;
+    const c = (b[ip + 26]! << 8) | b[ip + 27]!;
+    if (c !== 0) {
+      let sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[ip + 20]! << 8) | b[ip + 21]!) & 0xffff) + port;
+      sum = (sum & 0xffff) + (sum >>> 16);
+      sum = (sum & 0xffff) + (sum >>> 16);
+      const n = ~sum & 0xffff || 0xffff;
+      b[ip + 26] = n >>> 8;
+      b[ip + 27] = n;
+    }
+    b[ip + 20] = port >>> 8;
+    b[ip + 21] = port;
+    let h = ((~((b[ip + 10]! << 8) | b[ip + 11]!)) & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff);
+    h = (h & 0xffff) + (h >>> 16);
+    h = (h & 0xffff) + (h >>> 16);
+    h = ~h;
+    b[ip + 10] = h >>> 8;
+    b[ip + 11] = h;
+    b[ip + 12] = addr >>> 24;
+    b[ip + 13] = addr >>> 16;
+    b[ip + 14] = addr >>> 8;
+    b[ip + 15] = addr;
+  }
   // outputVia's common case: interface up, neighbour usable
   const i = ns.up[oif] === 0 ? -1 : ns.neigh.usableEntry(oif, routeNextHop(ns, rt, dst));
   if (i < 0) return outputVia(ns, s, rt, dst);
