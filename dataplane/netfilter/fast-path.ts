@@ -22,12 +22,11 @@
 // off and compare every frame, counter and conntrack entry. Cost: bench/nat.bench.ts and
 // bench/RESULTS.md ("established-flow path").
 
-import { getU16 } from "../../core/bytes.js";
 import { checksumAdd20, checksumFold, checksumUpdate32 } from "../../core/checksum.js";
 import { ipv4DecTtl } from "../../core/wire/ipv4.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { type Netns, PKT_BRNF, PKT_FORWARDED, PKT_NFCT } from "../netns/netns.js";
-import { ipForwardPacket, ipInput, ipRcvFinish } from "../netns/ip-input.js";
+import { ipForwardPacket, ipRcvFinish } from "../netns/ip-input.js";
 import { outputVia } from "../netns/ip-output.js";
 import { RTN_UNICAST, routeLookup, routeNextHop, routeOif, routeType } from "../netns/route.js";
 import {
@@ -45,59 +44,81 @@ const F_BORN = F_BORN_, F_DEADLINE = F_DEADLINE_, T_DGRAM = T_UDP, T_STREAM = T_
 /** hooks.ts's hook numbers and table bits: PREROUTING, FORWARD, POSTROUTING; raw, mangle. */
 const H_PRE = 0, H_FWD = 2, H_POST = 4, B_RAW = 1 << 0, B_MANGLE = 1 << 1;
 
-/** An IPv4 frame (Ethernet type checked) received on `port` of `ns`, whose netfilter is `nf`. */
-export function nfReceive(ns: Netns, nf: NsNetfilter, s: number, port: number, off: number, len: number): void {
-  const a = ns.engine.arena;
-  const b = a.bytes;
+/** A batch of frames received by `ns`, whose netfilter is `nf` (Netns.process). */
+export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: number): void {
   const ct = nf.ct;
-  const fl = a.flags[s]!;
-  const ip = off + 14;
-  // the established UDP datagram, read only: anything else takes the reference path whole
-  if (ct === null || !nf.fastPath || (fl & (BRNF | TRACE)) !== 0 || (nf.at[H_PRE]! & (B_RAW | B_MANGLE)) !== 0 || len < 42 || b[ip] !== 0x45 || b[ip + 9] !== 17) return ipInput(ns, s, port, off, len);
-  const total = getU16(b, ip + 2);
-  const avail = len - 14;
-  const l4 = ip + 20;
-  if (total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || checksumFold(checksumAdd20(b, ip)) !== 0xffff) return ipInput(ns, s, port, off, len);
-  const ulen = getU16(b, l4 + 4);
-  if (ulen > total - 20 || ulen < 8) return ipInput(ns, s, port, off, len);
-  const node = ct.find(17, i32(b, ip + 12), i32(b, ip + 16), getU16(b, l4), getU16(b, l4 + 2));
-  if (node < 0) return ipInput(ns, s, port, off, len);
-  const reply = node & 1;
-  const ent = ct.ent;
-  const base = (node >> 1) * 16; // the entry's block (conntrack-bits.ts ENT_WORDS)
-  if (reply === 0 && (ent[base + 4]! & SEEN_REPLY) === 0) return ipInput(ns, s, port, off, len);
-  // ip_rcv: the padding goes; PREROUTING: conntrack (found, tracked), then NAT of the destination
-  if (total < avail) a.setLen(s, 14 + total);
-  a.flags[s] = fl | NFCT;
-  ct.found++;
-  nf.fastPackets++;
-  // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
-  // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
-  const e = node >> 1;
-  const entF = ct.entF;
-  const st = ent[base + 4]!;
-  const stream = (st & SEEN_REPLY) !== 0 && ct.clock.now > entF[e * 8 + F_BORN]! + 2e9;
-  const t = stream ? T_STREAM : T_DGRAM;
-  const d = ct.clock.now + ct.timeouts[t]!;
-  // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
-  if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
-  else ct.refresh(e, t);
-  if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
-  if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
-  const ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
-  nf.ref[s] = ref;
-  // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
-  const other = base + (reply ^ 1) * 8;
-  if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) udpRewrite(b, ip, false, ent[other]!, ent[other + 2]! >>> 16);
-  // ip_rcv_finish: local, martian or not forwarded: the reference path from here
-  const dst = i32(b, ip + 16);
-  const src = i32(b, ip + 12) >>> 0;
-  let rt = -1;
-  if (src >>> 24 === 127 || src >>> 28 === 0xe || dst === -1 || !ns.ipForward || ns.localIfOf(dst) >= 0) ipRcvFinish(ns, s, port, ip, 20, total);
-  else if ((rt = routeLookup(ns, dst)) < 0 || routeType(ns, rt) !== UNICAST || b[ip + 8]! <= 1 || total > ns.mtu[routeOif(ns, rt)]!) ipForwardPacket(ns, s, port, ip, 20, total, dst);
-  else forwardEstablished(ns, nf, s, port, ip, rt, dst, total, ref, reply, base, other);
-  // as ipRcv: an entry its packet did not get confirmed goes (an established one is confirmed)
-  if ((ent[base + 4]! & CONFIRMED) === 0) ct.discard(ref);
+  if (ct === null || !nf.fastPath || (nf.at[H_PRE]! & (B_RAW | B_MANGLE)) !== 0) {
+    for (let k = 0; k < n; k++) ns.receiveFrame(slots[k]!);
+    return;
+  }
+  // what every frame of the batch needs, loaded once (the conntrack arrays are not: a frame the
+  // reference path takes may grow the table)
+  const a = ns.engine.arena;
+  const b = a.bytes, flags = a.flags, lens = a.len, ports = a.port;
+  const up = ns.up, macHi = ns.macHi, macLo = ns.macLo, refs = nf.ref, clock = ct.clock, timeouts = ct.timeouts;
+  for (let k = 0; k < n; k++) {
+    const s = slots[k]!;
+    const port = ports[s]!;
+    const off = a.start(s);
+    const len = lens[s]!;
+    const fl = flags[s]!;
+    const ip = off + 14;
+    // read only until the entry is known: a UDP datagram in a frame to this interface's MAC, a
+    // 20-byte header, no fragment, not bridged or traced; anything else takes the reference path
+    if (up[port] === 0 || len < 42 || (fl & (BRNF | TRACE)) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || b[ip + 9] !== 17 || ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]) {
+      ns.receiveFrame(s);
+      continue;
+    }
+    const total = (b[ip + 2]! << 8) | b[ip + 3]!;
+    const avail = len - 14;
+    const l4 = ip + 20;
+    const ulen = (b[l4 + 4]! << 8) | b[l4 + 5]!;
+    if (total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || ulen > total - 20 || ulen < 8 || checksumFold(checksumAdd20(b, ip)) !== 0xffff) {
+      ns.receiveFrame(s);
+      continue;
+    }
+    const node = ct.find(17, i32(b, ip + 12), i32(b, ip + 16), (b[l4]! << 8) | b[l4 + 1]!, (b[l4 + 2]! << 8) | b[l4 + 3]!);
+    const reply = node & 1;
+    const ent = ct.ent;
+    const base = (node >> 1) * 16; // the entry's block (conntrack-bits.ts ENT_WORDS)
+    if (node < 0 || (reply === 0 && (ent[base + 4]! & SEEN_REPLY) === 0)) {
+      ns.receiveFrame(s);
+      continue;
+    }
+    // ip_rcv: the padding goes; PREROUTING: conntrack (found, tracked), then NAT of the destination
+    if (total < avail) a.setLen(s, 14 + total);
+    flags[s] = fl | NFCT;
+    ct.found++;
+    nf.fastPackets++;
+    // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
+    // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
+    const e = node >> 1;
+    const entF = ct.entF;
+    const st = ent[base + 4]!;
+    const now = clock.now;
+    const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
+    const t = stream ? T_STREAM : T_DGRAM;
+    const d = now + timeouts[t]!;
+    // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
+    if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
+    else ct.refresh(e, t);
+    if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
+    if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
+    const ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
+    refs[s] = ref;
+    // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
+    const other = base + (reply ^ 1) * 8;
+    if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) udpRewrite(b, ip, false, ent[other]!, ent[other + 2]! >>> 16);
+    // ip_rcv_finish: local, martian or not forwarded: the reference path from here
+    const dst = i32(b, ip + 16);
+    const src = i32(b, ip + 12);
+    let rt = -1;
+    if (src >>> 24 === 127 || src >>> 28 === 0xe || dst === -1 || !ns.ipForward || ns.localIfOf(dst) >= 0) ipRcvFinish(ns, s, port, ip, 20, total);
+    else if ((rt = routeLookup(ns, dst)) < 0 || routeType(ns, rt) !== UNICAST || b[ip + 8]! <= 1 || total > ns.mtu[routeOif(ns, rt)]!) ipForwardPacket(ns, s, port, ip, 20, total, dst);
+    else forwardEstablished(ns, nf, s, port, ip, rt, dst, total, ref, reply, base, other);
+    // as ipRcv: an entry its packet did not get confirmed goes (an established one is confirmed)
+    if ((ct.ent[base + 4]! & CONFIRMED) === 0) ct.discard(ref);
+  }
 }
 
 /** ip_forward on from the TTL: FORWARD's rules, POSTROUTING's NAT of the source, the neighbour,

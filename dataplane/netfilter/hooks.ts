@@ -73,7 +73,7 @@ import { CTREF_CLASH, CTREF_DROP, CTREF_INVALID, IPS_CONFIRMED, IP_CT_IS_REPLY, 
 import { NAT_MAP_IPS, natInitialized, natNullBinding, natSetup } from "./nat-tuple.js";
 import { natIcmpReplyTranslation, natPacket } from "./nat-packet.js";
 import { sendTcpReset } from "./reject.js";
-import { nfReceive } from "./fast-path.js";
+import { nfProcess } from "./fast-path.js";
 
 /** ctinfo values (conntrack-bits.ts IP_CT_*) as Linux names them. */
 const CTINFO_NAMES = ["ESTABLISHED", "RELATED", "NEW", "ESTABLISHED_REPLY", "RELATED_REPLY"];
@@ -185,10 +185,10 @@ export class NsNetfilter {
 
   // ---- the namespace's stack ---------------------------------------------------------------------
 
-  /** An IPv4 frame received on `port` (Netns.process): the established-flow path, which hands
-   *  anything else to ipInput. */
-  receive(s: number, port: number, off: number, len: number): void {
-    nfReceive(this.ns, this, s, port, off, len);
+  /** A batch of received frames (Netns.process): the established-flow path, which hands every
+   *  other frame to Netns.receiveFrame. */
+  receiveBatch(slots: Int32Array, n: number): void {
+    nfProcess(this.ns, this, slots, n);
   }
 
   /** ip_rcv after its header checks: PREROUTING (unless the bridge ran it), routing and the rest

@@ -267,38 +267,31 @@ export class Netns extends Device implements NeighOwner {
   // ---- the device ---------------------------------------------------------------------------
 
   process(slots: Int32Array, n: number): void {
+    // with netfilter, the batch goes through its established-flow path (fast-path.ts), which
+    // hands every other frame to receiveFrame
+    if (this.netfilter !== null) return this.netfilter.receiveBatch(slots, n);
+    for (let k = 0; k < n; k++) this.receiveFrame(slots[k]!);
+  }
+
+  /** A received frame through the stack: the interface, the Ethernet header, then IPv4 or ARP. */
+  receiveFrame(s: number): void {
     const e = this.engine;
     const a = e.arena;
     const b = a.bytes;
     const r = this.r;
-    for (let k = 0; k < n; k++) {
-      const s = slots[k]!;
-      const port = a.port[s]!;
-      if (this.up[port] === 0) {
-        this.dropIn(s, r["iface-down"]);
-        continue;
-      }
-      const off = a.start(s);
-      const len = a.len[s]!;
-      if (len < ETH_HEADER_LEN) {
-        this.dropIn(s, r.truncated);
-        continue;
-      }
-      // PACKET_OTHERHOST: not our MAC, not broadcast/multicast (group bit); compared as int32
-      // halves (no 48-bit double per frame)
-      const ours = ((b[off]! << 8) | b[off + 1]!) === this.macHi[port] && ((b[off + 2]! << 24) | (b[off + 3]! << 16) | (b[off + 4]! << 8) | b[off + 5]!) === this.macLo[port];
-      if (!ours && (b[off]! & 1) === 0) {
-        e.drop(this, r["other-host"], s);
-        continue;
-      }
-      const type = getU16(b, off + 12);
-      if (type === ETHERTYPE_IPV4) {
-        if (this.netfilter !== null) this.netfilter.receive(s, port, off, len);
-        else ipInput(this, s, port, off, len);
-      }
-      else if (type === ETHERTYPE_ARP) arpInput(this, s, port, off, len);
-      else e.drop(this, r["unknown-ethertype"], s);
-    }
+    const port = a.port[s]!;
+    if (this.up[port] === 0) return this.dropIn(s, r["iface-down"]);
+    const off = a.start(s);
+    const len = a.len[s]!;
+    if (len < ETH_HEADER_LEN) return this.dropIn(s, r.truncated);
+    // PACKET_OTHERHOST: not our MAC, not broadcast/multicast (group bit); compared as int32
+    // halves (no 48-bit double per frame)
+    const ours = ((b[off]! << 8) | b[off + 1]!) === this.macHi[port] && ((b[off + 2]! << 24) | (b[off + 3]! << 16) | (b[off + 4]! << 8) | b[off + 5]!) === this.macLo[port];
+    if (!ours && (b[off]! & 1) === 0) return e.drop(this, r["other-host"], s);
+    const type = getU16(b, off + 12);
+    if (type === ETHERTYPE_IPV4) ipInput(this, s, port, off, len);
+    else if (type === ETHERTYPE_ARP) arpInput(this, s, port, off, len);
+    else e.drop(this, r["unknown-ethertype"], s);
   }
 
   /** Drop a received packet before the stack took it (a frame of this namespace's bridge keeps
