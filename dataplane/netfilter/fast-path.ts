@@ -115,7 +115,41 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     let rt = -1;
     if (src >>> 24 === 127 || src >>> 28 === 0xe || dst === -1 || !ns.ipForward || ns.localIfOf(dst) >= 0) ipRcvFinish(ns, s, port, ip, 20, total);
     else if ((rt = routeLookup(ns, dst)) < 0 || routeType(ns, rt) !== UNICAST || b[ip + 8]! <= 1 || total > ns.mtu[routeOif(ns, rt)]!) ipForwardPacket(ns, s, port, ip, 20, total, dst);
-    else forwardEstablished(ns, nf, s, port, ip, rt, dst, total, ref, reply, base, other);
+    else if (nf.at[H_FWD]! !== 0 || (nf.at[H_POST]! & B_MANGLE) !== 0 || (ent[base + 4]! & CONFIRMED) === 0 || !nf.nat) forwardEstablished(ns, nf, s, port, ip, rt, dst, total, ref, reply, base, other);
+    else {
+      // ip_forward with no FORWARD rules and only NAT at POSTROUTING, written out
+      const oif = routeOif(ns, rt);
+      flags[s] = flags[s]! | FORWARDED;
+      // the TTL, its checksum updated incrementally (core/wire/ipv4.ts ipv4DecTtl)
+      const w = (b[ip + 8]! << 8) | b[ip + 9]!;
+      let c = (~((b[ip + 10]! << 8) | b[ip + 11]!) & 0xffff) + (~w & 0xffff) + ((w - 0x100) & 0xffff);
+      c = (c & 0xffff) + (c >>> 16);
+      c = ~((c & 0xffff) + (c >>> 16));
+      b[ip + 8] = (w - 0x100) >>> 8;
+      b[ip + 10] = c >>> 8;
+      b[ip + 11] = c;
+      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) snat(b, ip, ent[other + 1]!, ent[other + 2]! & 0xffff);
+      // outputVia's common case: interface up, neighbour usable; sendEthNeigh
+      const nt = ns.neigh;
+      const i = up[oif] === 0 ? -1 : nt.usableEntry(oif, routeNextHop(ns, rt, dst));
+      if (i < 0) outputVia(ns, s, rt, dst);
+      else {
+        const dhi = nt.macHi[i]!, dlo = nt.macLo[i]!, shi = macHi[oif]!, slo = macLo[oif]!;
+        b[off] = dhi >>> 8;
+        b[off + 1] = dhi;
+        b[off + 2] = dlo >>> 24;
+        b[off + 3] = dlo >>> 16;
+        b[off + 4] = dlo >>> 8;
+        b[off + 5] = dlo;
+        b[off + 6] = shi >>> 8;
+        b[off + 7] = shi;
+        b[off + 8] = slo >>> 24;
+        b[off + 9] = slo >>> 16;
+        b[off + 10] = slo >>> 8;
+        b[off + 11] = slo;
+        ns.engine.transmit(ns, oif, s);
+      }
+    }
     // as ipRcv: an entry its packet did not get confirmed goes (an established one is confirmed)
     if ((ct.ent[base + 4]! & CONFIRMED) === 0) ct.discard(ref);
   }
@@ -136,36 +170,37 @@ function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number,
     if (nf.postrouting(ns, nf.rBase, s, ip, ref, oif, rt)) nf.out(s, rt, dst, total, ns.mtu[oif]!);
     return;
   }
-  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) {
-    // udpRewrite of the source, written out: the per-packet case of a MASQUERADEd flow
-    const addr = ent[other + 1]!, port = ent[other + 2]! & 0xffff;
-    const old = (b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!;
-    const c = (b[ip + 26]! << 8) | b[ip + 27]!;
-    if (c !== 0) {
-      let sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[ip + 20]! << 8) | b[ip + 21]!) & 0xffff) + port;
-      sum = (sum & 0xffff) + (sum >>> 16);
-      sum = (sum & 0xffff) + (sum >>> 16);
-      const n = ~sum & 0xffff || 0xffff;
-      b[ip + 26] = n >>> 8;
-      b[ip + 27] = n;
-    }
-    b[ip + 20] = port >>> 8;
-    b[ip + 21] = port;
-    let h = ((~((b[ip + 10]! << 8) | b[ip + 11]!)) & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff);
-    h = (h & 0xffff) + (h >>> 16);
-    h = (h & 0xffff) + (h >>> 16);
-    h = ~h;
-    b[ip + 10] = h >>> 8;
-    b[ip + 11] = h;
-    b[ip + 12] = addr >>> 24;
-    b[ip + 13] = addr >>> 16;
-    b[ip + 14] = addr >>> 8;
-    b[ip + 15] = addr;
-  }
+  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) snat(b, ip, ent[other + 1]!, ent[other + 2]! & 0xffff);
   // outputVia's common case: interface up, neighbour usable
   const i = ns.up[oif] === 0 ? -1 : ns.neigh.usableEntry(oif, routeNextHop(ns, rt, dst));
   if (i < 0) return outputVia(ns, s, rt, dst);
   ns.sendEthNeigh(s, oif, i);
+}
+
+/** udpRewrite of the source (POSTROUTING's side), written out: the per-packet case of a
+ *  MASQUERADEd flow, small enough for V8 to inline. */
+function snat(b: Uint8Array, ip: number, addr: number, port: number): void {
+  const old = (b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!;
+  const c = (b[ip + 26]! << 8) | b[ip + 27]!;
+  if (c !== 0) {
+    let sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[ip + 20]! << 8) | b[ip + 21]!) & 0xffff) + port;
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const n = ~sum & 0xffff || 0xffff;
+    b[ip + 26] = n >>> 8;
+    b[ip + 27] = n;
+  }
+  b[ip + 20] = port >>> 8;
+  b[ip + 21] = port;
+  let h = (~((b[ip + 10]! << 8) | b[ip + 11]!) & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff);
+  h = (h & 0xffff) + (h >>> 16);
+  h = ~((h & 0xffff) + (h >>> 16));
+  b[ip + 10] = h >>> 8;
+  b[ip + 11] = h;
+  b[ip + 12] = addr >>> 24;
+  b[ip + 13] = addr >>> 16;
+  b[ip + 14] = addr >>> 8;
+  b[ip + 15] = addr;
 }
 
 /**
