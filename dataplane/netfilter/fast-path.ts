@@ -1,26 +1,36 @@
-// The established-flow receive path of a namespace with netfilter: ip_rcv, PREROUTING with
-// conntrack's lookup and NAT, ip_rcv_finish and ip_forward fused into one function for the packet
-// that is most of any benchmark's traffic (an IPv4 UDP datagram without options or fragments
-// whose connection is established), the rest of the way (FORWARD, POSTROUTING, out) through the
-// namespace's own NsNetfilter.forward.
+// The established-flow path of a namespace with netfilter. Netns.process hands it the whole
+// batch; one loop, with the arena's and the namespace's arrays loaded once per batch, carries
+// the frame that is most of any benchmark's traffic, an IPv4 UDP datagram (20-byte header, no
+// fragment, to this interface's MAC) whose connection is established, through ip_rcv,
+// PREROUTING (conntrack's lookup, the UDP tracker, NAT of the destination), ip_rcv_finish,
+// ip_forward (the TTL), FORWARD (NsNetfilter.forwardRules when it has rules), POSTROUTING (NAT of
+// the source) and the neighbour to the Ethernet header and the transmit. Every other frame goes
+// to Netns.receiveFrame, the reference path, in its turn.
 //
-// It is the same computation as the reference path (ip-input.ts ipInput -> hooks.ts ipRcv ->
-// prerouting -> conntrack-track.ts trackPacket -> ipRcvFinish -> ipForwardPacket), in the same
-// order, with the same counters; it only avoids what the layered path repeats per packet: the
-// header parsed again by every layer, a call per layer with its arguments, the arena's arrays
-// loaded again in each. Every branch the reference path takes for anything else leaves here for
-// the reference path's next step, so nothing is written twice:
+// It is the same computation as the reference path (netns.ts receiveFrame -> ip-input.ts ipInput
+// -> hooks.ts ipRcv -> prerouting -> conntrack-track.ts trackPacket -> ipRcvFinish ->
+// ipForwardPacket -> NsNetfilter.forward -> postrouting -> ip-output.ts outputVia), in the same
+// order, with the same counters and the same bytes; it only avoids what the layered path repeats
+// per packet: the header parsed again by every layer, a call per layer with its arguments, the
+// same arrays loaded again in each. Every branch the reference path takes for anything else
+// leaves here for the reference path's next step, so nothing is done twice:
 //
-//   before anything is changed   (not UDP, options, a fragment, a header error, no entry, a NEW
-//                                 or RELATED packet, raw or mangle rules at PREROUTING, a bridged
-//                                 or traced frame, the path switched off): ipInput, from the start;
+//   before anything is changed   (not that datagram, no entry, a NEW or RELATED packet, raw or
+//                                 mangle rules at PREROUTING, a bridged or traced frame, an
+//                                 interface down, the path switched off): receiveFrame;
 //   after PREROUTING             (a local, martian or not-forwarded destination): ipRcvFinish;
 //   after routing                (no unicast route, TTL expiring, larger than the MTU):
-//                                 ipForwardPacket, which answers or drops as Linux does.
+//                                 ipForwardPacket, which answers or drops as Linux does;
+//   after the TTL                (mangle at POSTROUTING, no nat table): NsNetfilter's own
+//                                 postrouting and out (forwardEstablished);
+//   at the neighbour             (interface down, no usable entry): outputVia, which resolves,
+//                                 queues or drops.
 //
-// Tests (fast-path.test.ts, proptests/fast-path.test.ts) run the same traffic with the path on and
-// off and compare every frame, counter and conntrack entry. Cost: bench/nat.bench.ts and
-// bench/RESULTS.md ("established-flow path").
+// Not carried here yet: TCP (its state machine per segment), ICMP, frames a bridge hands up after
+// its own PREROUTING (br_netfilter: a container's egress). Tests (fast-path.test.ts,
+// proptests/fast-path.test.ts) run the same frames with the path on and off
+// (NsNetfilter.fastPathDefault) and compare every frame, counter, conntrack entry, rule counter
+// and the neighbour table. Cost: bench/nat.bench.ts, bench/RESULTS.md ("established-flow path").
 
 import { checksumAdd20, checksumFold, checksumUpdate32 } from "../../core/checksum.js";
 import { ipv4DecTtl } from "../../core/wire/ipv4.js";

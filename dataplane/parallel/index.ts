@@ -18,7 +18,9 @@
 // Failure: a worker that throws, exits or runs out of memory (maxOldGenerationSizeMb) makes the
 // promise reject at once with "worker I failed: MESSAGE" / "worker I exited with code C" /
 // "worker I ran out of memory"; the other workers are stopped (a worker waiting at the barrier
-// sees the abort flag, the pool is destroyed) and no partial result is returned.
+// sees the abort flag, the pool is destroyed) and no partial result is returned. Node's own
+// limit: a worker whose heap runs out inside one very large allocation may abort the whole
+// process instead of ending alone (nodejs/node#47224).
 //
 // Determinism contract (proptests/parallel.test.ts checks it on random docker0 plans and through
 // Docker's NAT, with 1, 2 and 4 workers): per flow — each UDP flow, TCP connection, ping, probe —
