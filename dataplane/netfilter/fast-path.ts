@@ -32,7 +32,7 @@
 // (NsNetfilter.fastPathDefault) and compare every frame, counter, conntrack entry, rule counter
 // and the neighbour table. Cost: bench/nat.bench.ts, bench/RESULTS.md ("established-flow path").
 
-import { checksumAdd20, checksumFold, checksumUpdate32 } from "../../core/checksum.js";
+import { checksumAdd20, checksumFold } from "../../core/checksum.js";
 import { ipv4DecTtl } from "../../core/wire/ipv4.js";
 import { PKT_TRACE } from "../../core/packet.js";
 import { type Netns, PKT_BRNF, PKT_FORWARDED, PKT_NFCT } from "../netns/netns.js";
@@ -118,7 +118,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     refs[s] = ref;
     // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
     const other = base + (reply ^ 1) * 8;
-    if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) udpRewrite(b, ip, false, ent[other]!, ent[other + 2]! >>> 16);
+    if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) udpNat(b, ip, ip + 16, ip + 22, ent[other]!, ent[other + 2]! >>> 16);
     // ip_rcv_finish: local, martian or not forwarded: the reference path from here
     const dst = i32(b, ip + 16);
     const src = i32(b, ip + 12);
@@ -138,12 +138,13 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       b[ip + 8] = (w - 0x100) >>> 8;
       b[ip + 10] = c >>> 8;
       b[ip + 11] = c;
-      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) snat(b, ip, ent[other + 1]!, ent[other + 2]! & 0xffff);
-      // outputVia's common case: interface up, neighbour usable; sendEthNeigh
+      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) udpNat(b, ip, ip + 12, ip + 20, ent[other + 1]!, ent[other + 2]! & 0xffff);
+      // outputVia's common case: interface up, neighbour usable
       const nt = ns.neigh;
       const i = up[oif] === 0 ? -1 : nt.usableEntry(oif, routeNextHop(ns, rt, dst));
       if (i < 0) outputVia(ns, s, rt, dst);
       else {
+        // sendEthNeigh without its trace test (a traced frame never comes here)
         const dhi = nt.macHi[i]!, dlo = nt.macLo[i]!, shi = macHi[oif]!, slo = macLo[oif]!;
         b[off] = dhi >>> 8;
         b[off + 1] = dhi;
@@ -180,52 +181,24 @@ function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number,
     if (nf.postrouting(ns, nf.rBase, s, ip, ref, oif, rt)) nf.out(s, rt, dst, total, ns.mtu[oif]!);
     return;
   }
-  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) snat(b, ip, ent[other + 1]!, ent[other + 2]! & 0xffff);
+  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) udpNat(b, ip, ip + 12, ip + 20, ent[other + 1]!, ent[other + 2]! & 0xffff);
   // outputVia's common case: interface up, neighbour usable
   const i = ns.up[oif] === 0 ? -1 : ns.neigh.usableEntry(oif, routeNextHop(ns, rt, dst));
   if (i < 0) return outputVia(ns, s, rt, dst);
   ns.sendEthNeigh(s, oif, i);
 }
 
-/** udpRewrite of the source (POSTROUTING's side), written out: the per-packet case of a
- *  MASQUERADEd flow, small enough for V8 to inline. */
-function snat(b: Uint8Array, ip: number, addr: number, port: number): void {
-  const old = (b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!;
-  const c = (b[ip + 26]! << 8) | b[ip + 27]!;
-  if (c !== 0) {
-    let sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[ip + 20]! << 8) | b[ip + 21]!) & 0xffff) + port;
-    sum = (sum & 0xffff) + (sum >>> 16);
-    sum = (sum & 0xffff) + (sum >>> 16);
-    const n = ~sum & 0xffff || 0xffff;
-    b[ip + 26] = n >>> 8;
-    b[ip + 27] = n;
-  }
-  b[ip + 20] = port >>> 8;
-  b[ip + 21] = port;
-  let h = (~((b[ip + 10]! << 8) | b[ip + 11]!) & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff);
-  h = (h & 0xffff) + (h >>> 16);
-  h = ~((h & 0xffff) + (h >>> 16));
-  b[ip + 10] = h >>> 8;
-  b[ip + 11] = h;
-  b[ip + 12] = addr >>> 24;
-  b[ip + 13] = addr >>> 16;
-  b[ip + 14] = addr >>> 8;
-  b[ip + 15] = addr;
-}
-
 /**
- * nat-packet.ts manip3 for a whole UDP datagram behind a 20-byte header: the source (`srcSide`)
- * or destination address and port become `addr` (int32) and `port`, the UDP checksum updated for
- * both at once (0, no checksum, stays 0; a result of 0 is sent as 0xffff), then the IPv4
- * header's checksum for the address.
+ * nat-packet.ts manip3 for a whole UDP datagram behind a 20-byte header, written out: the
+ * address at `ao` (source ip + 12 or destination ip + 16) becomes `addr` (int32) and the port at
+ * `po` (ip + 20 or ip + 22) `port`, the UDP checksum updated for both at once (0, no checksum,
+ * stays 0; a result of 0 is sent as 0xffff), then the IPv4 header's checksum for the address.
  */
-function udpRewrite(b: Uint8Array, ip: number, srcSide: boolean, addr: number, port: number): void {
-  const ao = srcSide ? ip + 12 : ip + 16;
-  const po = srcSide ? ip + 20 : ip + 22;
-  const oldAddr = i32(b, ao);
+function udpNat(b: Uint8Array, ip: number, ao: number, po: number, addr: number, port: number): void {
+  const old = (b[ao]! << 24) | (b[ao + 1]! << 16) | (b[ao + 2]! << 8) | b[ao + 3]!;
   const c = (b[ip + 26]! << 8) | b[ip + 27]!;
   if (c !== 0) {
-    let sum = (~c & 0xffff) + (~(oldAddr >>> 16) & 0xffff) + (~oldAddr & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[po]! << 8) | b[po + 1]!) & 0xffff) + port;
+    let sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[po]! << 8) | b[po + 1]!) & 0xffff) + port;
     sum = (sum & 0xffff) + (sum >>> 16);
     sum = (sum & 0xffff) + (sum >>> 16);
     const n = ~sum & 0xffff || 0xffff;
@@ -234,7 +207,9 @@ function udpRewrite(b: Uint8Array, ip: number, srcSide: boolean, addr: number, p
   }
   b[po] = port >>> 8;
   b[po + 1] = port;
-  const h = checksumUpdate32((b[ip + 10]! << 8) | b[ip + 11]!, oldAddr, addr);
+  let h = (~((b[ip + 10]! << 8) | b[ip + 11]!) & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff);
+  h = (h & 0xffff) + (h >>> 16);
+  h = ~((h & 0xffff) + (h >>> 16));
   b[ip + 10] = h >>> 8;
   b[ip + 11] = h;
   b[ao] = addr >>> 24;
