@@ -1,8 +1,9 @@
 // The established-flow path of a namespace with netfilter. Netns.process hands it the whole
 // batch; one loop, with the arena's and the namespace's arrays loaded once per batch, carries
-// the frame that is most of any benchmark's traffic, an IPv4 UDP datagram (20-byte header, no
-// fragment, to this interface's MAC) whose connection is established, through ip_rcv,
-// PREROUTING (conntrack's lookup, the UDP tracker, NAT of the destination), ip_rcv_finish,
+// the frames that are most of any benchmark's traffic, an IPv4 UDP datagram or TCP segment
+// (20-byte header, no fragment, to this interface's MAC) whose connection is established, through
+// ip_rcv, PREROUTING (conntrack's lookup, the UDP tracker or TCP's state machine, NAT of the
+// destination), ip_rcv_finish,
 // ip_forward (the TTL), FORWARD (NsNetfilter.forwardRules when it has rules), POSTROUTING (NAT of
 // the source) and the neighbour to the Ethernet header and the transmit. Every other frame goes
 // to Netns.receiveFrame, the reference path, in its turn.
@@ -15,9 +16,12 @@
 // same arrays loaded again in each. Every branch the reference path takes for anything else
 // leaves here for the reference path's next step, so nothing is done twice:
 //
-//   before anything is changed   (not that datagram, no entry, a NEW or RELATED packet, raw or
+//   before anything is changed   (not such a packet, no entry, a NEW or RELATED packet, raw or
 //                                 mangle rules at PREROUTING, a bridged or traced frame, an
 //                                 interface down, the path switched off): receiveFrame;
+//   after conntrack              (TCP's state machine answered other than the entry as it was:
+//                                 INVALID, a reopened connection, a full table): the rest of
+//                                 PREROUTING (preroutingTracked) and ipRcvFinished;
 //   after PREROUTING             (a local, martian or not-forwarded destination): ipRcvFinish;
 //   after routing                (no unicast route, TTL expiring, larger than the MTU):
 //                                 ipForwardPacket, which answers or drops as Linux does;
@@ -26,8 +30,8 @@
 //   at the neighbour             (interface down, no usable entry): outputVia, which resolves,
 //                                 queues or drops.
 //
-// Not carried here yet: TCP (its state machine per segment), ICMP, frames a bridge hands up after
-// its own PREROUTING (br_netfilter: a container's egress). Tests (fast-path.test.ts,
+// Not carried here yet: ICMP, frames a bridge hands up after its own PREROUTING (br_netfilter: a
+// container's egress). Tests (fast-path.test.ts,
 // proptests/fast-path.test.ts) run the same frames with the path on and off
 // (NsNetfilter.fastPathDefault) and compare every frame, counter, conntrack entry, rule counter
 // and the neighbour table. Cost: bench/nat.bench.ts, bench/RESULTS.md ("established-flow path").
@@ -43,6 +47,7 @@ import {
   F_BORN as F_BORN_, F_DEADLINE as F_DEADLINE_, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, T_UDP,
   T_UDP_STREAM,
 } from "./conntrack-bits.js";
+import { trackTcp } from "./conntrack-track.js";
 import type { NsNetfilter } from "./hooks.js";
 
 // Private copies of imported constants (an imported const is reloaded and TDZ-checked on every
@@ -53,6 +58,8 @@ const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY, ASSURE
 const F_BORN = F_BORN_, F_DEADLINE = F_DEADLINE_, T_DGRAM = T_UDP, T_STREAM = T_UDP_STREAM;
 /** hooks.ts's hook numbers and table bits: PREROUTING, FORWARD, POSTROUTING; raw, mangle. */
 const H_PRE = 0, H_FWD = 2, H_POST = 4, B_RAW = 1 << 0, B_MANGLE = 1 << 1;
+/** hooks.ts NF_GONE (a hook dropped the packet). */
+const NF_GONE_ = -100;
 
 /** A batch of frames received by `ns`, whose netfilter is `nf` (Netns.process). */
 export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: number): void {
@@ -73,21 +80,25 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     const len = lens[s]!;
     const fl = flags[s]!;
     const ip = off + 14;
-    // read only until the entry is known: a UDP datagram in a frame to this interface's MAC, a
-    // 20-byte header, no fragment, not bridged or traced; anything else takes the reference path
-    if (up[port] === 0 || len < 42 || (fl & (BRNF | TRACE)) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || b[ip + 9] !== 17 || ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]) {
+    // read only until the entry is known: a UDP datagram or TCP segment in a frame to this
+    // interface's MAC, a 20-byte IPv4 header, no fragment, not bridged or traced, its header
+    // and lengths as conntrack accepts them; anything else takes the reference path
+    const proto = b[ip + 9]!;
+    if (up[port] === 0 || len < 42 || (fl & (BRNF | TRACE)) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || (proto !== 17 && proto !== 6) || ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]) {
       ns.receiveFrame(s);
       continue;
     }
     const total = (b[ip + 2]! << 8) | b[ip + 3]!;
     const avail = len - 14;
     const l4 = ip + 20;
-    const ulen = (b[l4 + 4]! << 8) | b[l4 + 5]!;
-    if (total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || ulen > total - 20 || ulen < 8 || checksumFold(checksumAdd20(b, ip)) !== 0xffff) {
+    // UDP: its length field within the datagram; TCP: a whole header, data offset within
+    const l4len = total - 20;
+    const hl = proto === 17 ? (b[l4 + 4]! << 8) | b[l4 + 5]! : (b[l4 + 12]! >>> 4) << 2;
+    if (total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || (proto === 17 ? hl > l4len || hl < 8 : l4len < 20 || hl < 20 || hl > l4len) || checksumFold(checksumAdd20(b, ip)) !== 0xffff) {
       ns.receiveFrame(s);
       continue;
     }
-    const node = ct.find(17, i32(b, ip + 12), i32(b, ip + 16), (b[l4]! << 8) | b[l4 + 1]!, (b[l4 + 2]! << 8) | b[l4 + 3]!);
+    const node = ct.find(proto, i32(b, ip + 12), i32(b, ip + 16), (b[l4]! << 8) | b[l4 + 1]!, (b[l4 + 2]! << 8) | b[l4 + 3]!);
     const reply = node & 1;
     const ent = ct.ent;
     const base = (node >> 1) * 16; // the entry's block (conntrack-bits.ts ENT_WORDS)
@@ -100,32 +111,43 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     flags[s] = fl | NFCT;
     ct.found++;
     nf.fastPackets++;
-    // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
-    // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
     const e = node >> 1;
-    const entF = ct.entF;
-    const st = ent[base + 4]!;
-    const now = clock.now;
-    const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
-    const t = stream ? T_STREAM : T_DGRAM;
-    const d = now + timeouts[t]!;
-    // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
-    if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
-    else ct.refresh(e, t);
-    if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
-    if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
     const ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
+    if (proto === 17) {
+      // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
+      // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
+      const entF = ct.entF;
+      const st = ent[base + 4]!;
+      const now = clock.now;
+      const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
+      const t = stream ? T_STREAM : T_DGRAM;
+      const d = now + timeouts[t]!;
+      // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
+      if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
+      else ct.refresh(e, t);
+      if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
+      if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
+    } else {
+      // TCP's state machine for the segment (conntrack-track.ts trackTcp): another answer than
+      // the entry as it was (INVALID, a SYN reopening a closed connection, a full table) goes on
+      // through the reference path from PREROUTING's rest
+      const r = trackTcp(ct, ref, b[l4 + 13]!, i32(b, l4 + 4), i32(b, l4 + 8), (b[l4 + 14]! << 8) | b[l4 + 15]!, l4len - hl);
+      if (r !== ref) {
+        if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE_) nf.ipRcvFinished(s, port, ip, 20, total, r);
+        continue;
+      }
+    }
     refs[s] = ref;
     // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
     const other = base + (reply ^ 1) * 8;
-    if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) udpNat(b, ip, ip + 16, ip + 22, ent[other]!, ent[other + 2]! >>> 16);
+    if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) l4Nat(b, ip, ip + 16, ip + 22, proto, ent[other]!, ent[other + 2]! >>> 16);
     // ip_rcv_finish: local, martian or not forwarded: the reference path from here
     const dst = i32(b, ip + 16);
     const src = i32(b, ip + 12);
     let rt = -1;
     if (src >>> 24 === 127 || src >>> 28 === 0xe || dst === -1 || !ns.ipForward || ns.localIfOf(dst) >= 0) ipRcvFinish(ns, s, port, ip, 20, total);
     else if ((rt = routeLookup(ns, dst)) < 0 || routeType(ns, rt) !== UNICAST || b[ip + 8]! <= 1 || total > ns.mtu[routeOif(ns, rt)]!) ipForwardPacket(ns, s, port, ip, 20, total, dst);
-    else if (nf.at[H_FWD]! !== 0 || (nf.at[H_POST]! & B_MANGLE) !== 0 || (ent[base + 4]! & CONFIRMED) === 0 || !nf.nat) forwardEstablished(ns, nf, s, port, ip, rt, dst, total, ref, reply, base, other);
+    else if (nf.at[H_FWD]! !== 0 || (nf.at[H_POST]! & B_MANGLE) !== 0 || (ent[base + 4]! & CONFIRMED) === 0 || !nf.nat) forwardEstablished(ns, nf, s, port, ip, proto, rt, dst, total, ref, reply, base, other);
     else {
       // ip_forward with no FORWARD rules and only NAT at POSTROUTING, written out
       const oif = routeOif(ns, rt);
@@ -138,7 +160,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       b[ip + 8] = (w - 0x100) >>> 8;
       b[ip + 10] = c >>> 8;
       b[ip + 11] = c;
-      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) udpNat(b, ip, ip + 12, ip + 20, ent[other + 1]!, ent[other + 2]! & 0xffff);
+      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) l4Nat(b, ip, ip + 12, ip + 20, proto, ent[other + 1]!, ent[other + 2]! & 0xffff);
       // outputVia's common case: interface up, neighbour usable
       const nt = ns.neigh;
       const i = up[oif] === 0 ? -1 : nt.usableEntry(oif, routeNextHop(ns, rt, dst));
@@ -169,7 +191,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
 /** ip_forward on from the TTL: FORWARD's rules, POSTROUTING's NAT of the source, the neighbour,
  *  out; the reference path for POSTROUTING when mangle has a chain there, and for a neighbour
  *  that is not ready (resolution, probes and their queue are its business). */
-function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number, ip: number, rt: number, dst: number, total: number, ref: number, reply: number, base: number, other: number): void {
+function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number, ip: number, proto: number, rt: number, dst: number, total: number, ref: number, reply: number, base: number, other: number): void {
   const a = ns.engine.arena;
   const b = a.bytes;
   const oif = routeOif(ns, rt);
@@ -181,7 +203,7 @@ function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number,
     if (nf.postrouting(ns, nf.rBase, s, ip, ref, oif, rt)) nf.out(s, rt, dst, total, ns.mtu[oif]!);
     return;
   }
-  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) udpNat(b, ip, ip + 12, ip + 20, ent[other + 1]!, ent[other + 2]! & 0xffff);
+  if (nf.nat && (ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) l4Nat(b, ip, ip + 12, ip + 20, proto, ent[other + 1]!, ent[other + 2]! & 0xffff);
   // outputVia's common case: interface up, neighbour usable
   const i = ns.up[oif] === 0 ? -1 : ns.neigh.usableEntry(oif, routeNextHop(ns, rt, dst));
   if (i < 0) return outputVia(ns, s, rt, dst);
@@ -189,21 +211,23 @@ function forwardEstablished(ns: Netns, nf: NsNetfilter, s: number, port: number,
 }
 
 /**
- * nat-packet.ts manip3 for a whole UDP datagram behind a 20-byte header, written out: the
- * address at `ao` (source ip + 12 or destination ip + 16) becomes `addr` (int32) and the port at
- * `po` (ip + 20 or ip + 22) `port`, the UDP checksum updated for both at once (0, no checksum,
- * stays 0; a result of 0 is sent as 0xffff), then the IPv4 header's checksum for the address.
+ * nat-packet.ts manip3 for a whole UDP datagram or TCP segment (`proto` 17 or 6) behind a 20-byte
+ * header, written out: the address at `ao` (source ip + 12 or destination ip + 16) becomes
+ * `addr` (int32) and the port at `po` (ip + 20 or ip + 22) `port`, the L4 checksum updated for
+ * both at once (UDP: 0, no checksum, stays 0, a result of 0 is sent as 0xffff), then the IPv4
+ * header's checksum for the address.
  */
-function udpNat(b: Uint8Array, ip: number, ao: number, po: number, addr: number, port: number): void {
+function l4Nat(b: Uint8Array, ip: number, ao: number, po: number, proto: number, addr: number, port: number): void {
   const old = (b[ao]! << 24) | (b[ao + 1]! << 16) | (b[ao + 2]! << 8) | b[ao + 3]!;
-  const c = (b[ip + 26]! << 8) | b[ip + 27]!;
-  if (c !== 0) {
+  const co = proto === 17 ? ip + 26 : ip + 36;
+  const c = (b[co]! << 8) | b[co + 1]!;
+  if (c !== 0 || proto !== 17) {
     let sum = (~c & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[po]! << 8) | b[po + 1]!) & 0xffff) + port;
     sum = (sum & 0xffff) + (sum >>> 16);
     sum = (sum & 0xffff) + (sum >>> 16);
-    const n = ~sum & 0xffff || 0xffff;
-    b[ip + 26] = n >>> 8;
-    b[ip + 27] = n;
+    const n = ~sum & 0xffff || (proto === 17 ? 0xffff : 0);
+    b[co] = n >>> 8;
+    b[co + 1] = n;
   }
   b[po] = port >>> 8;
   b[po + 1] = port;

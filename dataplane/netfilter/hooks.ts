@@ -206,6 +206,12 @@ export class NsNetfilter {
       ref = this.prerouting(this.ns, this.rBase, s, ip, port);
       if (ref === NF_GONE) return;
     }
+    this.ipRcvFinished(s, port, ip, ihl, total, ref);
+  }
+
+  /** ip_rcv after PREROUTING gave `ref`: routing and the rest (ip-input.ts ipRcvFinish), then
+   *  the entry of a packet dropped on the way is freed. */
+  ipRcvFinished(s: number, port: number, ip: number, ihl: number, total: number, ref: number): void {
     ipRcvFinish(this.ns, s, port, ip, ihl, total);
     // dropped before INPUT/POSTROUTING confirmed it: the entry goes
     if (ref >= 0 && (this.ct!.statusOf(ref >> 3) & CONFIRMED) === 0) this.ct!.discard(ref);
@@ -349,14 +355,17 @@ export class NsNetfilter {
       this.fill(ip, inIf, -1, REF_UNSEEN);
       if (!this.verdict(dev, rBase, s, ip, REF_UNSEEN, evaluate(this.c, T_RAW, H_PRE, this.pkt), H_PRE)) return NF_GONE;
     }
-    let ref = REF_INVALID;
+    return this.preroutingTracked(dev, rBase, s, ip, inIf, this.ct !== null ? this.ct.track(this.bytes, ip) : REF_INVALID);
+  }
+
+  /** PREROUTING from conntrack's answer `ref` on (a full table's REF_DROP included): the
+   *  reference, mangle, nat. Returns as prerouting. */
+  preroutingTracked(dev: Device, rBase: number, s: number, ip: number, inIf: number, ref: number): number {
+    const at = this.at[H_PRE]!;
     const ct = this.ct;
-    if (ct !== null) {
-      ref = ct.track(this.bytes, ip);
-      if (ref === REF_DROP) {
-        this.ns.engine.drop(dev, rBase + R_FULL, s);
-        return NF_GONE;
-      }
+    if (ref === REF_DROP) {
+      this.ns.engine.drop(dev, rBase + R_FULL, s);
+      return NF_GONE;
     }
     this.ref[s] = ref;
     this.flags[s] = this.flags[s]! | NFCT;
