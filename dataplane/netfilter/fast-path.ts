@@ -3,10 +3,12 @@
 // the frames that are most of any benchmark's traffic, an IPv4 UDP datagram or TCP segment
 // (20-byte header, no fragment, to this interface's MAC) whose connection is established, through
 // ip_rcv, PREROUTING (conntrack's lookup, the UDP tracker or TCP's state machine, NAT of the
-// destination), ip_rcv_finish,
-// ip_forward (the TTL), FORWARD (NsNetfilter.forwardRules when it has rules), POSTROUTING (NAT of
-// the source) and the neighbour to the Ethernet header and the transmit. Every other frame goes
-// to Netns.receiveFrame, the reference path, in its turn.
+// destination), ip_rcv_finish, ip_forward (the TTL), FORWARD (NsNetfilter.forwardRules when it
+// has rules), POSTROUTING (NAT of the source) and the neighbour to the Ethernet header and the
+// transmit. A frame this namespace's bridge handed up after its own PREROUTING (br_netfilter, a
+// container's egress and the replies to published ports) starts at ip_rcv_finish with the
+// bridge's reference. Every other frame goes to Netns.receiveFrame, the reference path, in its
+// turn.
 //
 // It is the same computation as the reference path (netns.ts receiveFrame -> ip-input.ts ipInput
 // -> hooks.ts ipRcv -> prerouting -> conntrack-track.ts trackPacket -> ipRcvFinish ->
@@ -19,6 +21,8 @@
 //   before anything is changed   (not such a packet, no entry, a NEW or RELATED packet, raw or
 //                                 mangle rules at PREROUTING, a bridged or traced frame, an
 //                                 interface down, the path switched off): receiveFrame;
+//   after the bridge's PREROUTING (a bridged frame whose connection is not established):
+//                                 ipRcvFinished;
 //   after conntrack              (TCP's state machine answered other than the entry as it was:
 //                                 INVALID, a reopened connection, a full table): the rest of
 //                                 PREROUTING (preroutingTracked) and ipRcvFinished;
@@ -30,8 +34,7 @@
 //   at the neighbour             (interface down, no usable entry): outputVia, which resolves,
 //                                 queues or drops.
 //
-// Not carried here yet: ICMP, frames a bridge hands up after its own PREROUTING (br_netfilter: a
-// container's egress). Tests (fast-path.test.ts,
+// Not carried here yet: ICMP, IPv4 options, frames bridged across (not routed by) the namespace. Tests (fast-path.test.ts,
 // proptests/fast-path.test.ts) run the same frames with the path on and off
 // (NsNetfilter.fastPathDefault) and compare every frame, counter, conntrack entry, rule counter
 // and the neighbour table. Cost: bench/nat.bench.ts, bench/RESULTS.md ("established-flow path").
@@ -84,7 +87,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     // interface's MAC, a 20-byte IPv4 header, no fragment, not bridged or traced, its header
     // and lengths as conntrack accepts them; anything else takes the reference path
     const proto = b[ip + 9]!;
-    if (up[port] === 0 || len < 42 || (fl & (BRNF | TRACE)) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || (proto !== 17 && proto !== 6) || ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]) {
+    if (up[port] === 0 || len < 42 || (fl & TRACE) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || (proto !== 17 && proto !== 6) || ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]) {
       ns.receiveFrame(s);
       continue;
     }
@@ -98,49 +101,68 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       ns.receiveFrame(s);
       continue;
     }
-    const node = ct.find(proto, i32(b, ip + 12), i32(b, ip + 16), (b[l4]! << 8) | b[l4 + 1]!, (b[l4 + 2]! << 8) | b[l4 + 3]!);
-    const reply = node & 1;
+    let ref: number, reply: number;
     const ent = ct.ent;
-    const base = (node >> 1) * 16; // the entry's block (conntrack-bits.ts ENT_WORDS)
-    if (node < 0 || (reply === 0 && (ent[base + 4]! & SEEN_REPLY) === 0)) {
-      ns.receiveFrame(s);
-      continue;
-    }
-    // ip_rcv: the padding goes; PREROUTING: conntrack (found, tracked), then NAT of the destination
-    if (total < avail) a.setLen(s, 14 + total);
-    flags[s] = fl | NFCT;
-    ct.found++;
-    nf.fastPackets++;
-    const e = node >> 1;
-    const ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
-    if (proto === 17) {
-      // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
-      // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
-      const entF = ct.entF;
-      const st = ent[base + 4]!;
-      const now = clock.now;
-      const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
-      const t = stream ? T_STREAM : T_DGRAM;
-      const d = now + timeouts[t]!;
-      // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
-      if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
-      else ct.refresh(e, t);
-      if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
-      if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
-    } else {
-      // TCP's state machine for the segment (conntrack-track.ts trackTcp): another answer than
-      // the entry as it was (INVALID, a SYN reopening a closed connection, a full table) goes on
-      // through the reference path from PREROUTING's rest
-      const r = trackTcp(ct, ref, b[l4 + 13]!, i32(b, l4 + 4), i32(b, l4 + 8), (b[l4 + 14]! << 8) | b[l4 + 15]!, l4len - hl);
-      if (r !== ref) {
-        if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE_) nf.ipRcvFinished(s, port, ip, 20, total, r);
+    if ((fl & BRNF) !== 0) {
+      // a frame the bridge handed up after its own PREROUTING (br_netfilter: conntrack and NAT of
+      // the destination done there, its reference in ref[slot]); ip_rcv skips PREROUTING
+      // (ip_sabotage_in). Only an established connection's goes on here.
+      ref = refs[s]!;
+      const ci = ref & 7;
+      if (total < avail) a.setLen(s, 14 + total);
+      flags[s] = fl & ~BRNF;
+      if (ref < 0 || (ci !== CI_EST && ci !== CI_EST_REPLY)) {
+        nf.ipRcvFinished(s, port, ip, 20, total, ref);
         continue;
       }
+      reply = ci === CI_EST_REPLY ? 1 : 0;
+      nf.fastPackets++;
+    } else {
+      const node = ct.find(proto, i32(b, ip + 12), i32(b, ip + 16), (b[l4]! << 8) | b[l4 + 1]!, (b[l4 + 2]! << 8) | b[l4 + 3]!);
+      reply = node & 1;
+      if (node < 0 || (reply === 0 && (ent[(node >> 1) * 16 + 4]! & SEEN_REPLY) === 0)) {
+        ns.receiveFrame(s);
+        continue;
+      }
+      // ip_rcv: the padding goes; PREROUTING: conntrack (found, tracked), then NAT of the destination
+      if (total < avail) a.setLen(s, 14 + total);
+      flags[s] = fl | NFCT;
+      ct.found++;
+      nf.fastPackets++;
+      const e = node >> 1;
+      const base = e * 16;
+      ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
+      if (proto === 17) {
+        // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
+        // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
+        const entF = ct.entF;
+        const st = ent[base + 4]!;
+        const now = clock.now;
+        const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
+        const t = stream ? T_STREAM : T_DGRAM;
+        const d = now + timeouts[t]!;
+        // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
+        if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
+        else ct.refresh(e, t);
+        if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
+        if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
+      } else {
+        // TCP's state machine for the segment (conntrack-track.ts trackTcp): another answer than
+        // the entry as it was (INVALID, a SYN reopening a closed connection, a full table) goes on
+        // through the reference path from PREROUTING's rest
+        const r = trackTcp(ct, ref, b[l4 + 13]!, i32(b, l4 + 4), i32(b, l4 + 8), (b[l4 + 14]! << 8) | b[l4 + 15]!, l4len - hl);
+        if (r !== ref) {
+          if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE_) nf.ipRcvFinished(s, port, ip, 20, total, r);
+          continue;
+        }
+      }
+      refs[s] = ref;
+      // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
+      const other = base + (reply ^ 1) * 8;
+      if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) l4Nat(b, ip, ip + 16, ip + 22, proto, ent[other]!, ent[other + 2]! >>> 16);
     }
-    refs[s] = ref;
-    // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
+    const base = (ref >> 3) * 16; // the entry's block (conntrack-bits.ts ENT_WORDS)
     const other = base + (reply ^ 1) * 8;
-    if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) l4Nat(b, ip, ip + 16, ip + 22, proto, ent[other]!, ent[other + 2]! >>> 16);
     // ip_rcv_finish: local, martian or not forwarded: the reference path from here
     const dst = i32(b, ip + 16);
     const src = i32(b, ip + 12);
