@@ -47,7 +47,7 @@ import { ipForwardPacket, ipRcvFinish } from "../netns/ip-input.js";
 import { outputVia } from "../netns/ip-output.js";
 import { RTN_UNICAST, routeLookup, routeNextHop, routeOif, routeType } from "../netns/route.js";
 import {
-  F_BORN as F_BORN_, F_DEADLINE as F_DEADLINE_, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, T_UDP,
+  F_BORN as F_BORN_, F_DEADLINE as F_DEADLINE_, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, IP_CT_NEW, T_UDP,
   T_UDP_STREAM,
 } from "./conntrack-bits.js";
 import { trackTcp } from "./conntrack-track.js";
@@ -57,7 +57,7 @@ import type { NsNetfilter } from "./hooks.js";
 // use in Node 20, bridge.ts).
 const BRNF = PKT_BRNF, TRACE = PKT_TRACE, NFCT = PKT_NFCT, FORWARDED = PKT_FORWARDED;
 const SEEN_REPLY = IPS_SEEN_REPLY, CONFIRMED = IPS_CONFIRMED, SRC_NAT = IPS_SRC_NAT, DST_NAT = IPS_DST_NAT, UNICAST = RTN_UNICAST;
-const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY, ASSURED = IPS_ASSURED;
+const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY, CI_NEW = IP_CT_NEW, ASSURED = IPS_ASSURED;
 const F_BORN = F_BORN_, F_DEADLINE = F_DEADLINE_, T_DGRAM = T_UDP, T_STREAM = T_UDP_STREAM;
 /** hooks.ts's hook numbers and table bits: PREROUTING, FORWARD, POSTROUTING; raw, mangle. */
 const H_PRE = 0, H_FWD = 2, H_POST = 4, B_RAW = 1 << 0, B_MANGLE = 1 << 1;
@@ -102,7 +102,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       continue;
     }
     let ref: number, reply: number;
-    const ent = ct.ent;
+    let ent = ct.ent;
     if ((fl & BRNF) !== 0) {
       // a frame the bridge handed up after its own PREROUTING (br_netfilter: conntrack and NAT of
       // the destination done there, its reference in ref[slot]); ip_rcv skips PREROUTING
@@ -118,45 +118,54 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       reply = ci === CI_EST_REPLY ? 1 : 0;
       nf.fastPackets++;
     } else {
-      const node = ct.find(proto, i32(b, ip + 12), i32(b, ip + 16), (b[l4]! << 8) | b[l4 + 1]!, (b[l4 + 2]! << 8) | b[l4 + 3]!);
-      reply = node & 1;
-      if (node < 0 || (reply === 0 && (ent[(node >> 1) * 16 + 4]! & SEEN_REPLY) === 0)) {
-        ns.receiveFrame(s);
-        continue;
-      }
-      // ip_rcv: the padding goes; PREROUTING: conntrack (found, tracked), then NAT of the destination
+      // ip_rcv: the padding goes; PREROUTING: conntrack (trackPacket: the entry found or made,
+      // the protocol's tracker), then NAT of the destination; a packet that is not ESTABLISHED
+      // (NEW, INVALID, a full table) goes on through the reference path from PREROUTING's rest
       if (total < avail) a.setLen(s, 14 + total);
-      flags[s] = fl | NFCT;
-      ct.found++;
-      nf.fastPackets++;
-      const e = node >> 1;
-      const base = e * 16;
-      ref = (e << 3) | (reply ? CI_EST_REPLY : CI_EST);
-      if (proto === 17) {
-        // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the first
-        // packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
-        const entF = ct.entF;
-        const st = ent[base + 4]!;
-        const now = clock.now;
-        const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
-        const t = stream ? T_STREAM : T_DGRAM;
-        const d = now + timeouts[t]!;
-        // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
-        if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
-        else ct.refresh(e, t);
-        if (stream && (st & ASSURED) === 0) ent[base + 4] = st | ASSURED;
-        if (reply) ent[base + 4] = ent[base + 4]! | SEEN_REPLY;
+      flags[s] = fl & ~NFCT;
+      // ConntrackTable.lookupOrCreate, its lookup written out (the call is not inlined)
+      const src = i32(b, ip + 12), dst = i32(b, ip + 16), sport = (b[l4]! << 8) | b[l4 + 1]!, dport = (b[l4 + 2]! << 8) | b[l4 + 3]!;
+      const node = ct.find(proto, src, dst, sport, dport);
+      if (node >= 0) {
+        ct.found++;
+        ref = ((node >> 1) << 3) | (node & 1 ? CI_EST_REPLY : (ent[(node >> 1) * 16 + 4]! & SEEN_REPLY) !== 0 ? CI_EST : CI_NEW);
       } else {
-        // TCP's state machine for the segment (conntrack-track.ts trackTcp): another answer than
-        // the entry as it was (INVALID, a SYN reopening a closed connection, a full table) goes on
-        // through the reference path from PREROUTING's rest
-        const r = trackTcp(ct, ref, b[l4 + 13]!, i32(b, l4 + 4), i32(b, l4 + 8), (b[l4 + 14]! << 8) | b[l4 + 15]!, l4len - hl);
-        if (r !== ref) {
-          if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE_) nf.ipRcvFinished(s, port, ip, 20, total, r);
-          continue;
+        ref = ct.lookupOrCreate(proto, src, dst, sport, dport);
+        ent = ct.ent; // a new entry may have grown the table
+      }
+      let r = ref;
+      if (ref >= 0) {
+        const e = ref >> 3;
+        if (proto === 17) {
+          // nf_conntrack_udp_packet (conntrack-track.ts udpPacket): still active 2 s after the
+          // first packet with a reply seen, a stream (its timeout, ASSURED); a reply sets SEEN_REPLY
+          const entF = ct.entF;
+          const st = ent[e * 16 + 4]!;
+          const now = clock.now;
+          const stream = (st & SEEN_REPLY) !== 0 && now > entF[e * 8 + F_BORN]! + 2e9;
+          const t = stream ? T_STREAM : T_DGRAM;
+          const d = now + timeouts[t]!;
+          // a later deadline is only stored (ConntrackTable.refresh); an earlier one moves the heap
+          if (d >= entF[e * 8 + F_DEADLINE]!) entF[e * 8 + F_DEADLINE] = d;
+          else ct.refresh(e, t);
+          if (stream && (st & ASSURED) === 0) ent[e * 16 + 4] = st | ASSURED;
+          if ((ref & 7) === CI_EST_REPLY) ent[e * 16 + 4] = ent[e * 16 + 4]! | SEEN_REPLY;
+        } else {
+          // TCP's state machine for the segment (conntrack-track.ts trackTcp): INVALID, or a SYN
+          // reopening a closed connection (a new entry), answer with another reference
+          r = trackTcp(ct, ref, b[l4 + 13]!, i32(b, l4 + 4), i32(b, l4 + 8), (b[l4 + 14]! << 8) | b[l4 + 15]!, l4len - hl);
         }
       }
+      const ci = ref & 7;
+      if (r !== ref || ref < 0 || (ci !== CI_EST && ci !== CI_EST_REPLY)) {
+        if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE_) nf.ipRcvFinished(s, port, ip, 20, total, r);
+        continue;
+      }
+      nf.fastPackets++;
+      reply = ci === CI_EST_REPLY ? 1 : 0;
+      const base = (ref >> 3) * 16;
       refs[s] = ref;
+      flags[s] = fl | NFCT;
       // the other direction's tuple, inverted, is what a translated side becomes (nat-packet.ts)
       const other = base + (reply ^ 1) * 8;
       if (nf.nat && (ent[base + 4]! & (reply ? SRC_NAT : DST_NAT)) !== 0) l4Nat(b, ip, ip + 16, ip + 22, proto, ent[other]!, ent[other + 2]! >>> 16);
