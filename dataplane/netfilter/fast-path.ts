@@ -18,24 +18,25 @@
 // same arrays loaded again in each. Every branch the reference path takes for anything else
 // leaves here for the reference path's next step, so nothing is done twice:
 //
-//   before anything is changed   (not such a packet, no entry, a NEW or RELATED packet, raw or
-//                                 mangle rules at PREROUTING, a bridged or traced frame, an
-//                                 interface down, the path switched off): receiveFrame;
+//   before anything is changed   (not such a packet, raw or mangle rules at PREROUTING, a traced
+//                                 frame, an interface down, the path switched off): receiveFrame;
 //   after the bridge's PREROUTING (a bridged frame whose connection is not established):
 //                                 ipRcvFinished;
-//   after conntrack              (TCP's state machine answered other than the entry as it was:
-//                                 INVALID, a reopened connection, a full table): the rest of
-//                                 PREROUTING (preroutingTracked) and ipRcvFinished;
+//   after conntrack              (anything but ESTABLISHED: a NEW packet, a new entry, INVALID,
+//                                 a SYN reopening a closed connection, a full table): the rest
+//                                 of PREROUTING (preroutingTracked), then ipRcvFinished;
 //   after PREROUTING             (a local, martian or not-forwarded destination): ipRcvFinish;
 //   after routing                (no unicast route, TTL expiring, larger than the MTU):
 //                                 ipForwardPacket, which answers or drops as Linux does;
-//   after the TTL                (mangle at POSTROUTING, no nat table): NsNetfilter's own
-//                                 postrouting and out (forwardEstablished);
+//   FORWARD rules, mangle at POSTROUTING, no nat table: forwardEstablished, which runs
+//                                 NsNetfilter.forwardRules, and NsNetfilter's own postrouting
+//                                 and out where mangle has a chain;
 //   at the neighbour             (interface down, no usable entry): outputVia, which resolves,
 //                                 queues or drops.
 //
-// Not carried here yet: ICMP, IPv4 options, frames bridged across (not routed by) the namespace. Tests (fast-path.test.ts,
-// proptests/fast-path.test.ts) run the same frames with the path on and off
+// Not carried here yet: ICMP, IPv4 options, frames bridged across (not routed by) the
+// namespace. Tests (fast-path.test.ts, proptests/fast-path.test.ts) run the same frames with the
+// path on and off
 // (NsNetfilter.fastPathDefault) and compare every frame, counter, conntrack entry, rule counter
 // and the neighbour table. Cost: bench/nat.bench.ts, bench/RESULTS.md ("established-flow path").
 
