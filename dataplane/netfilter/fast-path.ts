@@ -48,7 +48,8 @@ import { ipForwardPacket, ipRcvFinish } from "../netns/ip-input.js";
 import { outputVia } from "../netns/ip-output.js";
 import { RTN_UNICAST, routeLookup, routeNextHop, routeOif, routeType } from "../netns/route.js";
 import {
-  F_BORN as F_BORN_, F_DEADLINE as F_DEADLINE_, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT, IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, IP_CT_NEW, T_UDP,
+  F_BORN as F_BORN_, F_DEADLINE as F_DEADLINE_, IPS_ASSURED, IPS_CONFIRMED, IPS_DST_NAT, IPS_SEEN_REPLY, IPS_SRC_NAT,
+  IP_CT_ESTABLISHED, IP_CT_ESTABLISHED_REPLY, IP_CT_NEW, T_UDP,
   T_UDP_STREAM,
 } from "./conntrack-bits.js";
 import { trackTcp } from "./conntrack-track.js";
@@ -88,7 +89,10 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     // interface's MAC, a 20-byte IPv4 header, no fragment, not bridged or traced, its header
     // and lengths as conntrack accepts them; anything else takes the reference path
     const proto = b[ip + 9]!;
-    if (up[port] === 0 || len < 42 || (fl & TRACE) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || (proto !== 17 && proto !== 6) || ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]) {
+    if (
+      up[port] === 0 || len < 42 || (fl & TRACE) !== 0 || b[off + 12] !== 8 || b[off + 13] !== 0 || b[ip] !== 0x45 || (proto !== 17 && proto !== 6) ||
+      ((b[off]! << 8) | b[off + 1]!) !== macHi[port] || i32(b, off + 2) !== macLo[port]
+    ) {
       ns.receiveFrame(s);
       continue;
     }
@@ -98,7 +102,10 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
     // UDP: its length field within the datagram; TCP: a whole header, data offset within
     const l4len = total - 20;
     const hl = proto === 17 ? (b[l4 + 4]! << 8) | b[l4 + 5]! : (b[l4 + 12]! >>> 4) << 2;
-    if (total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || (proto === 17 ? hl > l4len || hl < 8 : l4len < 20 || hl < 20 || hl > l4len) || checksumFold(checksumAdd20(b, ip)) !== 0xffff) {
+    if (
+      total < 28 || total > avail || ((b[ip + 6]! & 0x3f) | b[ip + 7]!) !== 0 || (proto === 17 ? hl > l4len || hl < 8 : l4len < 20 || hl < 20 || hl > l4len) ||
+      checksumFold(checksumAdd20(b, ip)) !== 0xffff
+    ) {
       ns.receiveFrame(s);
       continue;
     }
