@@ -199,7 +199,32 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       b[ip + 8] = (w - 0x100) >>> 8;
       b[ip + 10] = c >>> 8;
       b[ip + 11] = c;
-      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) l4Nat(b, ip, ip + 12, ip + 20, proto, ent[other + 1]!, ent[other + 2]! & 0xffff);
+      if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) {
+        // l4Nat of the source, written out (the call is not inlined here)
+        const addr = ent[other + 1]!, nport = ent[other + 2]! & 0xffff;
+        const old = (b[ip + 12]! << 24) | (b[ip + 13]! << 16) | (b[ip + 14]! << 8) | b[ip + 15]!;
+        const co = proto === 17 ? ip + 26 : ip + 36;
+        const cs = (b[co]! << 8) | b[co + 1]!;
+        if (cs !== 0 || proto !== 17) {
+          let sum = (~cs & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff) + (~((b[ip + 20]! << 8) | b[ip + 21]!) & 0xffff) + nport;
+          sum = (sum & 0xffff) + (sum >>> 16);
+          sum = (sum & 0xffff) + (sum >>> 16);
+          const nc = ~sum & 0xffff || (proto === 17 ? 0xffff : 0);
+          b[co] = nc >>> 8;
+          b[co + 1] = nc;
+        }
+        b[ip + 20] = nport >>> 8;
+        b[ip + 21] = nport;
+        let h = (~((b[ip + 10]! << 8) | b[ip + 11]!) & 0xffff) + (~(old >>> 16) & 0xffff) + (~old & 0xffff) + (addr >>> 16) + (addr & 0xffff);
+        h = (h & 0xffff) + (h >>> 16);
+        h = ~((h & 0xffff) + (h >>> 16));
+        b[ip + 10] = h >>> 8;
+        b[ip + 11] = h;
+        b[ip + 12] = addr >>> 24;
+        b[ip + 13] = addr >>> 16;
+        b[ip + 14] = addr >>> 8;
+        b[ip + 15] = addr;
+      }
       // outputVia's common case: interface up, neighbour usable
       const nt = ns.neigh;
       const i = up[oif] === 0 ? -1 : nt.usableEntry(oif, routeNextHop(ns, rt, dst));
