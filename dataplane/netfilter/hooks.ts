@@ -41,8 +41,8 @@
 // Cost (bench/nat.bench.ts; Node 20, shared 2-vCPU AMD EPYC, noisy): an established UDP
 // datagram or TCP segment takes the fused path of fast-path.ts (these methods are its reference
 // and handle everything else). 64-byte UDP forwarded through MASQUERADE on established flows:
-// 10.8 Mpps with 1 flow, 9.0 with 10,000, 8.3 with 1,000,000 (the layered path alone: 6.4, 5.75,
-// 5.5), against
+// 10.8 Mpps with 1 flow, 8.8-9.0 with 10,000, 8.3-8.6 with 1,000,000 (the layered path alone:
+// 6.4, 5.75, 5.5), against
 // 14 Mpps of CPU time for the same frames and harness without rules; 0 GCs. What is left at
 // 10,000 flows over 1 flow is conntrack's lookup missing the L1 cache (~14-17 ns in the profile).
 // An entry's hot fields share one 64-byte block (conntrack.ts). New connections (track, port
