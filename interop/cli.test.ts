@@ -1,4 +1,4 @@
-// Interop: the newcomer's path. Each bundled example run as a user runs it, `wireyard run
+// Interop: the newcomer's path. Each bundled example run as a user runs it, `npx wireyard run
 // examples/<name>.yaml --pcap DIR` through the built command (worker threads, as many as the
 // machine has cores), must succeed, and its capture must decode in tshark with 0 malformed frames
 // and 0 bad checksums (IPv4/UDP/TCP/ICMP checksum validation on).
@@ -22,7 +22,10 @@ describe.skipIf(!haveTshark)("wireyard run examples/*.yaml --pcap", () => {
   for (const f of examples) {
     it(`${f}: exit 0, every capture clean in tshark`, () => {
       const out = join(dir, f.replace(".yaml", ""));
-      const r = spawnSync(process.execPath, [join(root, "dist/cli/main.js"), "run", join(root, "examples", f), "--pcap", out], { encoding: "utf8", cwd: root });
+      // as `npx wireyard` runs it: the package's bin, the built file itself, executed through its
+      // #! line, which the build marks executable (tsc does not: a fresh clone answered
+      // "Permission denied")
+      const r = spawnSync(join(root, "dist/cli/main.js"), ["run", join(root, "examples", f), "--pcap", out], { encoding: "utf8", cwd: root });
       expect(r.stderr).toBe("");
       expect(r.status, r.stdout).toBe(0);
       expect(r.stdout).toMatch(/expectations: \d+ passed, 0 failed/);
