@@ -126,7 +126,7 @@ function runPlan(opts: Parameters<typeof dockerHostPlan>[0], fast: boolean, dir:
 
 test.prop(
   [fc.record({ seed: fc.integer({ min: 1, max: 1 << 30 }), udpFlows: fc.integer({ min: 1, max: 6 }), udpPackets: fc.integer({ min: 1, max: 10 }), tcpConnections: fc.integer({ min: 1, max: 3 }), tcpBytes: fc.constantFrom(0, 3000, 20000) })],
-  { numRuns: 6 },
+  { numRuns: 12 },
 )("Docker's NAT with real TCP: the same capture, result and conntrack tables with the fused path on and off", (o) => {
   const dir = mkdtempSync(join(tmpdir(), "wireyard-prop-fast-"));
   const fast = runPlan(o, true, dir);
