@@ -53,7 +53,8 @@ import {
   T_UDP_STREAM,
 } from "./conntrack-bits.js";
 import { trackTcp } from "./conntrack-track.js";
-import type { NsNetfilter } from "./hooks.js";
+import { HOOK_FORWARD, HOOK_POSTROUTING, HOOK_PREROUTING, TABLE_MANGLE, TABLE_RAW } from "./rules.js";
+import { NF_GONE, type NsNetfilter } from "./hooks.js";
 
 // Private copies of imported constants (an imported const is reloaded and TDZ-checked on every
 // use in Node 20, bridge.ts).
@@ -61,10 +62,9 @@ const BRNF = PKT_BRNF, TRACE = PKT_TRACE, NFCT = PKT_NFCT, FORWARDED = PKT_FORWA
 const SEEN_REPLY = IPS_SEEN_REPLY, CONFIRMED = IPS_CONFIRMED, SRC_NAT = IPS_SRC_NAT, DST_NAT = IPS_DST_NAT, UNICAST = RTN_UNICAST;
 const CI_EST = IP_CT_ESTABLISHED, CI_EST_REPLY = IP_CT_ESTABLISHED_REPLY, CI_NEW = IP_CT_NEW, ASSURED = IPS_ASSURED;
 const F_BORN = F_BORN_, F_DEADLINE = F_DEADLINE_, T_DGRAM = T_UDP, T_STREAM = T_UDP_STREAM;
-/** hooks.ts's hook numbers and table bits: PREROUTING, FORWARD, POSTROUTING; raw, mangle. */
-const H_PRE = 0, H_FWD = 2, H_POST = 4, B_RAW = 1 << 0, B_MANGLE = 1 << 1;
-/** hooks.ts NF_GONE (a hook dropped the packet). */
-const NF_GONE_ = -100;
+const H_PRE = HOOK_PREROUTING, H_FWD = HOOK_FORWARD, H_POST = HOOK_POSTROUTING;
+/** Bits of NsNetfilter.at: the tables with a chain at a hook. */
+const B_RAW = 1 << TABLE_RAW, B_MANGLE = 1 << TABLE_MANGLE;
 
 /** A batch of frames received by `ns`, whose netfilter is `nf` (Netns.process). */
 export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: number): void {
@@ -166,7 +166,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       }
       const ci = ref & 7;
       if (r !== ref || ref < 0 || (ci !== CI_EST && ci !== CI_EST_REPLY)) {
-        if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE_) nf.ipRcvFinished(s, port, ip, 20, total, r);
+        if (nf.preroutingTracked(ns, nf.rBase, s, ip, port, r) !== NF_GONE) nf.ipRcvFinished(s, port, ip, 20, total, r);
         continue;
       }
       nf.fastPackets++;
@@ -191,14 +191,7 @@ export function nfProcess(ns: Netns, nf: NsNetfilter, slots: Int32Array, n: numb
       // ip_forward with no FORWARD rules and only NAT at POSTROUTING, written out
       const oif = routeOif(ns, rt);
       flags[s] = flags[s]! | FORWARDED;
-      // the TTL, its checksum updated incrementally (core/wire/ipv4.ts ipv4DecTtl)
-      const w = (b[ip + 8]! << 8) | b[ip + 9]!;
-      let c = (~((b[ip + 10]! << 8) | b[ip + 11]!) & 0xffff) + (~w & 0xffff) + ((w - 0x100) & 0xffff);
-      c = (c & 0xffff) + (c >>> 16);
-      c = ~((c & 0xffff) + (c >>> 16));
-      b[ip + 8] = (w - 0x100) >>> 8;
-      b[ip + 10] = c >>> 8;
-      b[ip + 11] = c;
+      ipv4DecTtl(b, ip);
       if ((ent[base + 4]! & (reply ? DST_NAT : SRC_NAT)) !== 0) {
         // l4Nat of the source, written out (the call is not inlined here)
         const addr = ent[other + 1]!, nport = ent[other + 2]! & 0xffff;

@@ -27,6 +27,8 @@ export const NUD_DELAY = 4;
 export const NUD_PROBE = 5;
 export const NUD_FAILED = 6;
 export const NUD_PERMANENT = 7;
+/** States in which a packet goes out to the entry's MAC at once, the state unchanged. */
+const usable = (st: number): boolean => st === NUD_REACHABLE || st === NUD_DELAY || st === NUD_PROBE || st === NUD_PERMANENT;
 export const NUD_NAMES = ["NONE", "INCOMPLETE", "REACHABLE", "STALE", "DELAY", "PROBE", "FAILED", "PERMANENT"];
 
 const S = 1e9;
@@ -114,8 +116,7 @@ export class NeighTable {
   usableEntry(ifindex: number, ip: number): number {
     const i = this.find(ifindex, ip);
     if (i < 0) return -1;
-    const st = this.state[i]!;
-    if (st !== NUD_REACHABLE && st !== NUD_DELAY && st !== NUD_PROBE && st !== NUD_PERMANENT) return -1;
+    if (!usable(this.state[i]!)) return -1;
     this.used[i] = this.engine.clock.now;
     return i;
   }
@@ -208,7 +209,7 @@ export class NeighTable {
     }
     const st = this.state[i]!;
     this.used[i] = now;
-    if (st === NUD_REACHABLE || st === NUD_DELAY || st === NUD_PROBE || st === NUD_PERMANENT) return i;
+    if (usable(st)) return i;
     if (st === NUD_STALE) {
       this.state[i] = NUD_DELAY;
       this.setDeadline(i, now + this.params.delayFirstProbeTime);
