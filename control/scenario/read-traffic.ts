@@ -100,10 +100,16 @@ const UDP_DNS_MIN_FRAME = 82;
 const MAX_FLOWS = 28232;
 
 export function readTraffic(ctx: Ctx, node: YamlNode | undefined): TrafficSpec[] {
-  const items = node === undefined ? [] : seq(node, "traffic", "traffic generators");
-  const out: TrafficSpec[] = [];
+  return readItems(ctx, node, "traffic", "traffic generators", readTrafficItem);
+}
+
+/** The items of the sequence at `field`, each read by `read`; an item with an error is reported
+ *  and left out, the others still read. */
+function readItems<T>(ctx: Ctx, node: YamlNode | undefined, field: string, what: string, read: (ctx: Ctx, item: YamlNode, path: string) => T): T[] {
+  const items = node === undefined ? [] : seq(node, field, what);
+  const out: T[] = [];
   items.forEach((item, i) => {
-    const spec = ctx.r.guard(() => readTrafficItem(ctx, item, itemPath("traffic", i)));
+    const spec = ctx.r.guard(() => read(ctx, item, itemPath(field, i)));
     if (spec !== undefined) out.push(spec);
   });
   return out;
@@ -240,13 +246,7 @@ export function readCapture(ctx: Ctx, node: YamlNode | undefined): string[] | "a
 }
 
 export function readExpect(ctx: Ctx, node: YamlNode | undefined): ExpectSpec[] {
-  const items = node === undefined ? [] : seq(node, "expect", "expectations");
-  const out: ExpectSpec[] = [];
-  items.forEach((item, i) => {
-    const spec = ctx.r.guard(() => readExpectItem(ctx, item, itemPath("expect", i)));
-    if (spec !== undefined) out.push(spec);
-  });
-  return out;
+  return readItems(ctx, node, "expect", "expectations", readExpectItem);
 }
 
 function readExpectItem(ctx: Ctx, node: YamlNode, path: string): ExpectSpec {
